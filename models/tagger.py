@@ -1,0 +1,79 @@
+"""The servable model: a fitted family classifier + its label order + per-label thresholds.
+
+Saved as one folder (``tagger.json`` + ``classifier/``). This folder is what MLflow logs and
+registers, and what ``readout tag`` loads: one artefact for every consumer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models import FAMILIES
+from models.base import Classifier
+
+FORMAT_VERSION = 1
+MANIFEST = "tagger.json"
+
+
+@dataclass
+class Prediction:
+    sentence: str
+    labels: list[str]
+    scores: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {"sentence": self.sentence, "labels": self.labels, "scores": self.scores}
+
+
+class Tagger:
+    def __init__(self, classifier: Classifier, labels: Sequence[str], thresholds: Sequence[float]):
+        if len(labels) != len(thresholds):
+            raise ValueError("one threshold per label")
+        self.classifier = classifier
+        self.labels = list(labels)
+        self.thresholds_ = np.asarray(thresholds, dtype=np.float64)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.classifier.predict_proba(list(texts))
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """0/1 decisions: a label is on when its probability reaches its own threshold."""
+        return (proba >= self.thresholds_).astype(int)
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        texts = list(texts)
+        proba = self.predict_proba(texts) if texts else np.zeros((0, len(self.labels)))
+        on = self.decide(proba)
+        return [
+            Prediction(
+                sentence=text,
+                labels=[label for label, flag in zip(self.labels, row_on) if flag],
+                scores={label: round(float(p), 4) for label, p in zip(self.labels, row_p)},
+            )
+            for text, row_p, row_on in zip(texts, proba, on)
+        ]
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        self.classifier.save(folder / "classifier")
+        manifest = {
+            "format": FORMAT_VERSION,
+            "family": self.classifier.name,
+            "labels": self.labels,
+            "thresholds": {label: float(t) for label, t in zip(self.labels, self.thresholds_)},
+        }
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Tagger:
+        folder = Path(folder)
+        manifest = json.loads((folder / MANIFEST).read_text())
+        family = FAMILIES[manifest["family"]]
+        labels = manifest["labels"]
+        return cls(family.load(folder / "classifier"), labels, [manifest["thresholds"][label] for label in labels])

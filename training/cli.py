@@ -1,0 +1,261 @@
+"""The ``readout`` command: train, tag, evaluate, promote, runs, ui.
+
+Each command is a thin layer over a library function; heavy libraries are imported inside the
+command that needs them, so ``--help`` is instant. Bad input is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from training.errors import ReadoutError
+
+app = typer.Typer(
+    name="readout",
+    help="Train, track and serve cooperation-area taggers for diplomatic meeting readouts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+TrackingUri = Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow tracking URI "
+                        "(default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory).")]
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config, e.g. configs/default.yaml.")],
+    tracking_uri: TrackingUri = None,
+    run_name: Annotated[Optional[str], typer.Option("--run-name", help="Name of the MLflow run.")] = None,
+    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override one config value, "
+                         "e.g. --set model.C=2 (repeatable).")] = None,
+) -> None:
+    """Train a model from a config; log the run to MLflow and register the model."""
+    from training.config import load_config
+
+    cfg = load_config(config, overrides or [])
+    from training.train import train as run_training
+
+    uri_hint = tracking_uri or cfg.tracking.uri
+    result = run_training(cfg, tracking_uri=uri_hint, run_name=run_name, progress=lambda m: _err(f"· {m}"))
+    _print_metrics(result.best.metrics, cfg.data.labels)
+    if result.parent_run_id:
+        typer.echo(f"sweep run {result.parent_run_id}: {len(result.runs)} child runs, best {result.best.run_id} "
+                   f"({result.best.run_name})")
+    typer.echo(f"run {result.best.run_id} in experiment {cfg.experiment!r} at {result.tracking_uri}")
+    alias = f" @{cfg.tracking.alias}" if result.promoted else ""
+    typer.echo(f"model {result.registered_model} version {result.version}{alias}: "
+               f"models:/{result.registered_model}/{result.version}")
+
+
+def _print_metrics(metrics: dict[str, float], labels: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="metrics (thresholds tuned on validation)")
+    table.add_column("metric")
+    table.add_column("validation", justify="right")
+    table.add_column("test", justify="right")
+    rows = [("macro F1", "macro_f1"), ("micro F1", "micro_f1"), ("subset accuracy", "subset_accuracy")]
+    rows += [(f"F1 {label}", f"f1_{label}") for label in labels]
+    for title, key in rows:
+        table.add_row(title, f"{metrics[f'val_{key}']:.3f}", f"{metrics[f'test_{key}']:.3f}")
+    Console().print(table)
+
+
+@app.command()
+def tag(
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Sentences to tag; '-' reads standard input.",
+                                                         show_default=False)] = None,
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help="A readout file to tag ('-' for stdin).")] = None,
+    split: Annotated[Optional[bool], typer.Option("--split/--no-split", help="Split the input into sentences "
+                     "(default for files and stdin); --no-split takes each line as one sentence.",
+                     show_default=False)] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    model: Annotated[str, typer.Option("--model", "-m", help="models:/NAME@ALIAS, models:/NAME/VERSION, "
+                     "runs:/RUN_ID/model or a model folder.")] = "models:/readout-tagger@champion",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Tag sentences, a readout file, or standard input with cooperation areas."""
+    from training.predict import format_predictions, load_tagger, read_input
+
+    sentences, skipped = read_input(texts or [], file, split, sys.stdin)
+    if skipped:
+        _err(f"skipped {skipped} blank line{'s' if skipped > 1 else ''}")
+    tagger = load_tagger(model, tracking_uri)
+    predictions = tagger.predict(sentences)
+    if fmt is Format.table:
+        _print_table(predictions, tagger)
+    else:
+        sys.stdout.write(format_predictions(predictions, tagger.labels, fmt.value))
+
+
+def _print_table(predictions, tagger) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("sentence", ratio=1, overflow="fold")
+    table.add_column("labels", style="bold")
+    for label, threshold in zip(tagger.labels, tagger.thresholds_):
+        table.add_column(f"{label}\n≥{threshold:.2f}", justify="right")
+    for i, p in enumerate(predictions, start=1):
+        cells = [f"[bold]{p.scores[l]:.2f}[/]" if l in p.labels else f"{p.scores[l]:.2f}" for l in tagger.labels]
+        table.add_row(str(i), p.sentence, ", ".join(p.labels) or "—", *cells)
+    Console().print(table)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled JSONL/CSV file (text, labels).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model reference, as for tag.")] =
+        "models:/readout-tagger@champion",
+    tracking_uri: TrackingUri = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """Score a model on a labelled file with the thresholds stored in the model."""
+    import json
+
+    from training.config import DataConfig
+    from training.data import binarize, read_rows
+    from training.evaluate import metrics as compute
+
+    from training.predict import load_tagger
+
+    tagger = load_tagger(model, tracking_uri)
+    rows = read_rows(DataConfig(path=data, labels=tagger.labels, group_field=None, split_field=None))
+    Y = binarize([r["labels"] for r in rows], tagger.labels)
+    decisions = tagger.decide(tagger.predict_proba([r["text"] for r in rows]))
+    scores = {k.removeprefix("eval_"): v for k, v in compute(Y, decisions, tagger.labels, "eval").items()}
+    scores["sentences"] = len(rows)
+    if fmt is Format.json:
+        typer.echo(json.dumps(scores, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{model} on {data} ({len(rows)} sentences)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in scores.items():
+        table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    Console().print(table)
+
+
+@app.command()
+def promote(
+    version: Annotated[int, typer.Argument(help="Model version to give the alias to.")],
+    name: Annotated[str, typer.Option("--name", help="Registered model name.")] = "readout-tagger",
+    alias: Annotated[str, typer.Option("--alias", help="Alias to move.")] = "champion",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Move an alias (default: champion) to a model version."""
+    from mlflow.exceptions import MlflowException
+
+    from training import tracking
+
+    uri = tracking.connect(tracking_uri)
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    try:
+        client.get_model_version(name, str(version))
+    except MlflowException:
+        raise ReadoutError(f"no version {version} of model {name!r} at {uri}") from None
+    previous = tracking.alias_version(client, name, alias)
+    client.set_registered_model_alias(name, alias, str(version))
+    was = f" (was version {previous.version})" if previous else ""
+    typer.echo(f"{name}@{alias} -> version {version}{was}")
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1.")] = 5000,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Open the MLflow UI on the run store (one worker, no background job runner)."""
+    from training.ui import serve
+
+    serve(tracking_uri, port, announce=typer.echo)
+
+
+@app.command()
+def runs(
+    experiment: Annotated[str, typer.Option("--experiment", "-e", help="Experiment name.")] = "readout-tagger",
+    sort: Annotated[str, typer.Option("--sort", help="Metric to sort by, best first.")] = "val_macro_f1",
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Most runs to show.")] = 20,
+    fmt: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """List runs of an experiment with their key params and metrics."""
+    import json
+
+    from training.runs import list_runs
+
+    table = list_runs(experiment, sort, limit, tracking_uri)
+    if fmt is Format.json:
+        typer.echo(json.dumps(table, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    view = Table(title=f"runs of {experiment!r}, best {sort} first")
+    columns = ["run_name", "run_id", "status", "family", sort, "test_macro_f1", "params"]
+    for column in columns:
+        view.add_column(column, justify="right" if "f1" in column else "left", overflow="fold")
+    for row in table:
+        view.add_row(*(_cell(row.get(c)) for c in columns))
+    Console().print(view)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def main() -> None:
+    """Entry point: one clear line and exit code 2 for bad input, 130 for Ctrl-C."""
+    import click
+
+    try:
+        code = app(standalone_mode=False)
+    except ReadoutError as exc:
+        _err(f"error: {exc}")
+        sys.exit(2)
+    except click.exceptions.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "readout"
+        _err(f"error: {exc.format_message()} (see '{command} --help')")
+        sys.exit(2)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        _err("interrupted")
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        _err(f"error: {exc.format_message()}")
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

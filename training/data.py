@@ -1,0 +1,192 @@
+"""Labelled sentences: read (JSONL or CSV), check every row, split by document, binarize labels.
+
+Rows are checked line by line so an error names the file and line; the checked rows then become
+a Hugging Face ``datasets.Dataset``, which is what the split, the families and MLflow's
+``log_input`` consume.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.config import DataConfig
+from training.errors import ReadoutError
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class LabelledData:
+    """The three splits of one data file, with the label order and the file's digest."""
+
+    path: Path
+    digest: str
+    labels: list[str]
+    splits: dict[str, Any]  # split name -> datasets.Dataset with columns text, labels, group
+
+    def texts(self, split: str) -> list[str]:
+        return list(self.splits[split]["text"])
+
+    def Y(self, split: str) -> np.ndarray:
+        return binarize(self.splits[split]["labels"], self.labels)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Sentences per split, and per label within each split (``none`` = no label)."""
+        table = {}
+        for name, ds in self.splits.items():
+            counter = Counter(label for labels in ds["labels"] for label in labels)
+            table[name] = {"sentences": len(ds), **{label: counter[label] for label in self.labels},
+                           "none": sum(1 for labels in ds["labels"] if not labels)}
+        return table
+
+
+def binarize(label_lists, labels: list[str]) -> np.ndarray:
+    index = {label: j for j, label in enumerate(labels)}
+    Y = np.zeros((len(label_lists), len(labels)), dtype=np.int64)
+    for i, row in enumerate(label_lists):
+        for label in row:
+            Y[i, index[label]] = 1
+    return Y
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _decode(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ReadoutError(f"data file not found: {path}") from None
+    except OSError as exc:
+        raise ReadoutError(f"cannot read data file {path}: {exc.strerror}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ReadoutError(f"{path}:{line}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+
+
+def _jsonl_records(path: Path, text: str):
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ReadoutError(f"{path}:{line_no}: malformed JSON: {exc.msg} (column {exc.colno})") from None
+        if not isinstance(record, dict):
+            raise ReadoutError(f"{path}:{line_no}: each line must be a JSON object")
+        yield line_no, record
+
+
+def _csv_records(path: Path, text: str, labels_field: str):
+    # CSV cells hold labels as "trade;energy" (empty cell = no label).
+    reader = csv.DictReader(io.StringIO(text))
+    for record in reader:
+        cell = record.get(labels_field)
+        if isinstance(cell, str):
+            record[labels_field] = [part.strip() for part in cell.split(";") if part.strip()]
+        yield reader.line_num, record
+
+
+def read_rows(config: DataConfig) -> list[dict[str, Any]]:
+    """Checked rows ``{"text", "labels", "group", "split"}``; any bad row is a ``ReadoutError``."""
+    path = Path(config.path)
+    text = _decode(path)
+    if path.suffix.lower() == ".csv":
+        records = _csv_records(path, text, config.labels_field)
+    else:
+        records = _jsonl_records(path, text)
+    allowed = set(config.labels)
+    seen: dict[str, int] = {}
+    rows = []
+    for line_no, record in records:
+        where = f"{path}:{line_no}"
+        sentence = record.get(config.text_field)
+        if not isinstance(sentence, str) or not sentence.strip():
+            raise ReadoutError(f"{where}: empty or missing '{config.text_field}'")
+        labels = record.get(config.labels_field)
+        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+            raise ReadoutError(f"{where}: '{config.labels_field}' must be a list of label names")
+        for label in labels:
+            if label not in allowed:
+                raise ReadoutError(f"{where}: label {label!r} is not in the label set {config.labels}")
+        key = " ".join(sentence.split()).casefold()
+        if key in seen:
+            raise ReadoutError(f"{where}: duplicate text (first seen on line {seen[key]})")
+        seen[key] = line_no
+        group = record.get(config.group_field) if config.group_field else None
+        if config.group_field and (group is None or str(group).strip() == ""):
+            raise ReadoutError(f"{where}: missing '{config.group_field}' (the document id used to split)")
+        split = record.get(config.split_field) if config.split_field else None
+        if split is not None and split not in SPLITS:
+            raise ReadoutError(f"{where}: '{config.split_field}' must be one of {list(SPLITS)}, got {split!r}")
+        rows.append({"text": sentence.strip(), "labels": sorted(set(labels), key=config.labels.index),
+                     "group": str(group) if group is not None else f"row-{line_no}", "split": split,
+                     "line": line_no})
+    if not rows:
+        raise ReadoutError(f"{path}: no labelled sentences")
+    return rows
+
+
+def assign_splits(rows: list[dict[str, Any]], config: DataConfig, seed: int) -> list[str]:
+    """The split of each row: the file's own split column when every row has one, else a
+    seeded draw of whole documents so no document lands in two splits."""
+    given = [row["split"] for row in rows]
+    if all(s is not None for s in given):
+        _check_groups_within_one_split(rows, given, config)
+        return given
+    if any(s is not None for s in given):
+        missing = next(row["line"] for row in rows if row["split"] is None)
+        raise ReadoutError(f"{config.path}:{missing}: '{config.split_field}' is set on some rows but not this one")
+    groups = sorted({row["group"] for row in rows})
+    if len(groups) < 3:
+        raise ReadoutError(f"{config.path}: need at least 3 documents to split by document, found {len(groups)}")
+    sizes = Counter(row["group"] for row in rows)
+    order = [groups[i] for i in np.random.default_rng(seed).permutation(len(groups))]
+    targets = {"validation": config.split.validation * len(rows), "test": config.split.test * len(rows)}
+    assigned: dict[str, str] = {}
+    filled = {"validation": 0, "test": 0}
+    for group in order:
+        open_splits = [s for s in ("validation", "test") if filled[s] < targets[s]]
+        split = min(open_splits, key=lambda s: filled[s] / targets[s]) if open_splits else "train"
+        assigned[group] = split
+        if split != "train":
+            filled[split] += sizes[group]
+    if "train" not in assigned.values():  # tiny data: keep at least one document for training
+        assigned[order[-1]] = "train"
+    return [assigned[row["group"]] for row in rows]
+
+
+def _check_groups_within_one_split(rows, splits, config: DataConfig) -> None:
+    home: dict[str, str] = {}
+    for row, split in zip(rows, splits):
+        if home.setdefault(row["group"], split) != split:
+            raise ReadoutError(f"{config.path}:{row['line']}: document {row['group']!r} appears in both "
+                               f"'{home[row['group']]}' and '{split}'")
+
+
+def load_data(config: DataConfig, seed: int) -> LabelledData:
+    from datasets import Dataset
+
+    rows = read_rows(config)
+    splits = assign_splits(rows, config, seed)
+    columns = {"text": [r["text"] for r in rows], "labels": [r["labels"] for r in rows],
+               "group": [r["group"] for r in rows]}
+    full = Dataset.from_dict(columns)
+    by_split = {name: full.select([i for i, s in enumerate(splits) if s == name]) for name in SPLITS}
+    for name in SPLITS:
+        if len(by_split[name]) == 0:
+            raise ReadoutError(f"{config.path}: the {name} split is empty; add documents or change data.split")
+    return LabelledData(path=Path(config.path), digest=file_digest(Path(config.path)),
+                        labels=list(config.labels), splits=by_split)
