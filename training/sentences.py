@@ -24,6 +24,7 @@ _OPENERS = {"The", "He", "She", "They", "It", "This", "These", "Both", "In", "On
 
 _BOUNDARY = re.compile(r"[.!?]+[”\"’')\]]*\s+(?=[“\"‘'(\[]?[A-Z0-9])")
 _DATELINE = re.compile(r"^[A-Z][A-Z .,'-]*(?:\s*\(?[A-Za-z]*\)?)?\s*[:—–-]$")
+_CREDIT = re.compile(r"\([^()]{1,60}\)\s*")
 _CLOSED = re.compile(r"[.!?:;…][”\"’')\]]*$")
 
 
@@ -58,6 +59,8 @@ def _split_line(line: str) -> list[str]:
         before = line[start:match.start()].split()
         last = before[-1] if before else ""
         following = line[match.end():].split(maxsplit=1)
+        if _CREDIT.fullmatch(line[match.end():]):  # "... forecourt. (Pacific Wire)" is one line
+            continue
         if _is_abbreviation(last, match.group(), following[0] if following else ""):
             continue
         pieces.append(line[start:match.end()].strip())

@@ -45,6 +45,7 @@ def connect(explicit: str | None = None) -> str:
     """
     import mlflow
 
+    _quiet_mlflow()
     uri = resolve_uri(explicit)
     if uri.startswith(("http://", "https://")):
         _check_server(uri)
@@ -57,6 +58,18 @@ def connect(explicit: str | None = None) -> str:
             client.search_experiments(max_results=1)
             client.search_registered_models(max_results=1)
     return uri
+
+
+def _quiet_mlflow() -> None:
+    """Keep the terminal for our own progress: MLflow's INFO logs, download bars and its warning
+    that a local file source "can be interpreted in multiple ways" say nothing about the run."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
 
 
 @contextmanager
@@ -114,15 +127,20 @@ def requirements(extra: tuple[str, ...] = ()) -> list[str]:
 
 def log_tagger(tagger, example_texts: list[str], extra_requirements: tuple[str, ...] = ()):
     """Log a Tagger as an MLflow pyfunc (with signature and input example) in the active run."""
+    import warnings
+
     import mlflow
     import pandas as pd
     from mlflow.models import infer_signature
 
     import models
     import training
-    from training import mlflow_model
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        # The model declares an explicit signature; MLflow's nudge towards type hints is noise.
+        warnings.filterwarnings("ignore", category=UserWarning, module="mlflow.pyfunc.utils.data_validation")
+        from training import mlflow_model
+
         folder = tagger.save(Path(tmp) / "tagger")
         example = pd.DataFrame({"text": example_texts})
         output = mlflow_model.ReadoutTaggerModel()

@@ -73,7 +73,8 @@ def train(config: Config, tracking_uri: str | None = None, run_name: str | None 
         with _run(experiment, run_name or run_name_for(config)) as run:
             result = _fit_and_log(config, data, run.info.run_id, progress)
             out = TrainResult(best=result, runs=[result], tracking_uri=uri, experiment_id=experiment)
-            _register(out, config, uri, progress)
+            _register(out, config, uri)
+        _announce_registration(out, config, progress)
         return out
 
     name = run_name or f"sweep {config.family} x{len(combos)}" + time.strftime(" %m-%d %H:%M:%S")
@@ -92,7 +93,8 @@ def train(config: Config, tracking_uri: str | None = None, run_name: str | None 
         mlflow.log_metrics({f"best_{k}": v for k, v in best.metrics.items()})
         out = TrainResult(best=best, runs=results, tracking_uri=uri, experiment_id=experiment,
                           parent_run_id=parent.info.run_id)
-        _register(out, config, uri, progress)
+        _register(out, config, uri)
+    _announce_registration(out, config, progress)
     return out
 
 
@@ -203,13 +205,18 @@ def _log_datasets(data: LabelledData) -> None:
         mlflow.log_input(dataset, context=split)
 
 
-def _register(result: TrainResult, config: Config, uri: str, progress) -> None:
+def _register(result: TrainResult, config: Config, uri: str) -> None:
+    """The last step inside the run: if it fails, or the run is interrupted, nothing stays registered."""
     from training import tracking
 
     policy = config.tracking
     version, promoted = tracking.register(result.best.model_uri, result.best.run_id, policy.registered_model,
                                           policy.alias, policy.promote, HEADLINE, uri)
     result.registered_model, result.version, result.promoted = policy.registered_model, version, promoted
-    progress(f"registered {policy.registered_model} version {version}"
-             + (f" as @{policy.alias}" if promoted else f" (@{policy.alias} unchanged)"))
+
+
+def _announce_registration(result: TrainResult, config: Config, progress) -> None:
+    alias = config.tracking.alias
+    progress(f"registered {result.registered_model} version {result.version}"
+             + (f" as @{alias}" if result.promoted else f" (@{alias} unchanged)"))
 
