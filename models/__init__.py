@@ -7,9 +7,11 @@ then add it to ``FAMILIES`` below. Nothing in ``training/`` changes.
 from __future__ import annotations
 
 from models.base import Classifier, Params
+from models.embedding_linear import EmbeddingLinear
+from models.finetune import Finetune
 from models.tfidf_linear import TfidfLinear
 
-FAMILIES: dict[str, type[Classifier]] = {family.name: family for family in (TfidfLinear,)}
+FAMILIES: dict[str, type[Classifier]] = {family.name: family for family in (TfidfLinear, EmbeddingLinear, Finetune)}
 
 
 def family_params(name: str) -> type[Params]:

@@ -114,6 +114,13 @@ def normalise(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
+def macro_f1(Y: np.ndarray, proba: np.ndarray, threshold: float = 0.5) -> float:
+    """Macro-F1 at one fixed threshold: the per-epoch score (tuned thresholds come after training)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(Y, (proba >= threshold).astype(int), average="macro", zero_division=0))
+
+
 # ---- serving: onnxruntime + tokenizers, no torch ----------------------------------------------
 
 class OnnxEncoder:
@@ -133,6 +140,7 @@ class OnnxEncoder:
         self.batch_size = batch_size
         self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_size = self.session.get_outputs()[0].shape[-1]
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
@@ -142,7 +150,7 @@ class OnnxEncoder:
             if out is None:
                 out = np.empty((len(texts), batch.shape[1]), dtype=batch.dtype)
             out[index] = batch
-        return out if out is not None else np.zeros((0, self.session.get_outputs()[0].shape[1]), np.float32)
+        return out if out is not None else np.zeros((0, self.output_size), np.float32)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -237,23 +237,23 @@ def _cell(value) -> str:
 
 def main() -> None:
     """Entry point: one clear line and exit code 2 for bad input, 130 for Ctrl-C."""
-    import click
-
     try:
         code = app(standalone_mode=False)
     except ReadoutError as exc:
         _err(f"error: {exc}")
         sys.exit(2)
-    except click.exceptions.UsageError as exc:
-        command = exc.ctx.command_path if exc.ctx else "readout"
-        _err(f"error: {exc.format_message()} (see '{command} --help')")
-        sys.exit(2)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         _err("interrupted")
         sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        _err(f"error: {exc.format_message()}")
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # Typer's (vendored) click usage errors: bad option, bad --format...
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())
+            sys.exit(0)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _err(f"error: {' '.join(message.split())}{hint}")
+        sys.exit(getattr(exc, "exit_code", 2))
     sys.exit(code if isinstance(code, int) else 0)
 
 

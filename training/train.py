@@ -61,11 +61,11 @@ def train(config: Config, tracking_uri: str | None = None, run_name: str | None 
     from training import tracking
 
     # Everything that can be wrong with the input is found before a run exists.
-    progress(f"reading {config.data.path}")
     data = load_data(config.data, config.seed)
-    sizes = {name: len(ds) for name, ds in data.splits.items()}
-    progress(f"{sizes['train']} train / {sizes['validation']} validation / {sizes['test']} test sentences")
     uri = tracking.connect(tracking_uri or config.tracking.uri)
+    sizes = {name: len(ds) for name, ds in data.splits.items()}
+    progress(f"{config.data.path}: {sizes['train']} train / {sizes['validation']} validation / "
+             f"{sizes['test']} test sentences")
     experiment = tracking.experiment_id(config.experiment, uri)
     combos = config.combinations()
 

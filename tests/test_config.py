@@ -1,0 +1,96 @@
+"""The config is validated strictly, with one clear line per problem, before any work starts."""
+
+import pytest
+
+from training.config import load_config
+from training.errors import ReadoutError
+
+from conftest import ROOT, write_config
+
+
+def test_shipped_default_config_is_valid():
+    config = load_config(ROOT / "configs" / "default.yaml")
+    assert config.family == "tfidf_linear"
+    assert config.data.labels == ["trade", "energy", "defence", "culture"]
+    # Defaults are filled in, so the resolved config that gets logged is complete.
+    assert config.model["max_iter"] == 2000
+    assert config.flat()["model.C"] == 4.0
+    assert config.flat()["data.split.validation"] == 0.15
+
+
+def _error(path, overrides=()):
+    with pytest.raises(ReadoutError) as caught:
+        load_config(path, overrides)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("section, key, suggestion", [
+    ({"experiment_name": "x"}, "experiment_name", "experiment"),
+    ({"data": {"pathh": "x"}}, "data.pathh", "data.path"),
+    ({"model": {"family": "tfidf_linear", "Cc": 2}}, "model.Cc", "model.C"),
+    ({"tracking": {"registered_modle": "x"}}, "tracking.registered_modle", "tracking.registered_model"),
+])
+def test_unknown_key_is_named_with_the_closest_valid_key(tmp_path, tiny_data, section, key, suggestion):
+    config = write_config(tmp_path / "c.yaml", tiny_data, **section)
+    message = _error(config)
+    assert f"unknown key '{key}'" in message
+    assert f"did you mean '{suggestion}'" in message
+
+
+def test_wrong_type_names_the_key_and_the_value(tmp_path, tiny_data):
+    config = write_config(tmp_path / "c.yaml", tiny_data, model={"family": "tfidf_linear", "C": "lots"})
+    message = _error(config)
+    assert "model.C" in message and "'lots'" in message
+
+
+def test_out_of_range_value_is_rejected(tmp_path, tiny_data):
+    config = write_config(tmp_path / "c.yaml", tiny_data, thresholds={"strategy": "fixed", "value": 1.5})
+    assert "thresholds.value" in _error(config)
+
+
+def test_unknown_family_lists_the_known_ones(tmp_path, tiny_data):
+    config = write_config(tmp_path / "c.yaml", tiny_data, model={"family": "gpt"})
+    message = _error(config)
+    assert "model.family" in message and "tfidf_linear" in message
+
+
+def test_missing_config_file(tmp_path):
+    assert "config file not found" in _error(tmp_path / "nope.yaml")
+
+
+def test_yaml_syntax_error_gives_the_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("seed: 1\ndata:\n  path: [unclosed\nmodel: {}\n")
+    message = _error(path)
+    assert "YAML syntax error" in message and "line 4" in message
+
+
+def test_missing_data_file_is_found_before_training(tmp_path):
+    config = write_config(tmp_path / "c.yaml", tmp_path / "missing.jsonl")
+    assert "data.path: file not found" in _error(config)
+
+
+def test_dotted_override_changes_one_value(tiny_config):
+    config = load_config(tiny_config, ["model.C=0.5", "seed=7"])
+    assert config.model["C"] == 0.5 and config.seed == 7
+
+
+def test_bad_override_value_is_validated_like_the_file(tiny_config):
+    assert "model.C" in _error(tiny_config, ["model.C=abc"])
+    assert "unknown key 'model.CC'" in _error(tiny_config, ["model.CC=1"])
+
+
+def test_sweep_expands_to_one_valid_config_per_combination(tmp_path, tiny_data):
+    config = load_config(write_config(tmp_path / "c.yaml", tiny_data,
+                                      sweep={"model.C": [1, 2], "model.class_weight": [None, "balanced"]}))
+    combos = config.combinations()
+    assert len(combos) == 4
+    assert {(c.model["C"], c.model["class_weight"]) for c in combos} == {(1, None), (1, "balanced"),
+                                                                         (2, None), (2, "balanced")}
+
+
+def test_sweep_value_of_the_wrong_type_is_rejected(tmp_path, tiny_data):
+    config = write_config(tmp_path / "c.yaml", tiny_data, sweep={"model.C": [1, "many"]})
+    assert "model.C" in _error(config)

@@ -1,0 +1,82 @@
+"""The shipped corpus keeps the shape data/README.md promises."""
+
+import json
+from collections import Counter, defaultdict
+
+import pytest
+
+from training.config import DEFAULT_LABELS, DataConfig
+from training.data import read_rows
+
+from conftest import CORPUS
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
+
+
+def test_every_row_passes_the_training_checks(rows):
+    # Schema, label set, empty text and duplicates: the same checks `readout train` applies.
+    assert len(read_rows(DataConfig(path=CORPUS))) == len(rows)
+    fields = {"text", "labels", "doc_id", "split", "pair", "style", "source"}
+    assert all(set(row) == fields for row in rows)
+    assert all(row["labels"] == [l for l in DEFAULT_LABELS if l in row["labels"]] for row in rows)
+
+
+def test_size_and_variety(rows):
+    docs = Counter(row["doc_id"] for row in rows)
+    assert len(rows) >= 3000
+    assert len(docs) >= 300
+    assert all(5 <= n <= 15 for n in docs.values())
+    assert len({row["pair"] for row in rows}) >= 80
+    assert len({row["style"] for row in rows}) >= 7
+    words = [len(row["text"].split()) for row in rows]
+    assert min(words) >= 5 and max(words) <= 60
+
+
+def test_label_shares(rows):
+    counts = Counter(label for row in rows for label in row["labels"])
+    assert all(counts[label] >= 500 for label in DEFAULT_LABELS), counts
+    none = sum(not row["labels"] for row in rows) / len(rows)
+    multi = sum(len(row["labels"]) >= 2 for row in rows) / len(rows)
+    assert 0.25 <= none <= 0.35
+    assert multi >= 0.20
+
+
+def test_no_document_in_two_splits_and_every_split_has_every_label(rows):
+    homes = defaultdict(set)
+    for row in rows:
+        homes[row["doc_id"]].add(row["split"])
+    assert all(len(splits) == 1 for splits in homes.values())
+    for split in ("train", "validation", "test"):
+        labels = Counter(label for row in rows if row["split"] == split for label in row["labels"])
+        assert all(labels[label] >= 50 for label in DEFAULT_LABELS), (split, labels)
+
+
+def _grams(text: str) -> set[str]:
+    text = " ".join(text.lower().split())
+    return {text[i:i + 5] for i in range(len(text) - 4)}
+
+
+def test_near_duplicates_are_rare(rows):
+    """Character 5-gram Jaccard >= 0.8 marks a near twin; at most 2 % of sentences may have one."""
+    grams = [_grams(row["text"]) for row in rows]
+    index = defaultdict(list)
+    for i, g in enumerate(grams):
+        for gram in g:
+            index[gram].append(i)
+    twins = set()
+    for i, g in enumerate(grams):
+        # Rare 5-grams only nominate candidates (fast); the Jaccard itself is exact.
+        candidates = Counter(j for gram in g if len(index[gram]) < 300 for j in index[gram] if j > i)
+        for j, rare_shared in candidates.items():
+            if rare_shared >= 5 and len(g & grams[j]) / len(g | grams[j]) >= 0.8:
+                twins.update((i, j))
+    assert len(twins) / len(rows) <= 0.02, [rows[i]["text"] for i in sorted(twins)[:10]]
+
+
+def test_near_duplicate_check_catches_a_twin():
+    a = _grams("The two sides agreed to expand cooperation in trade, energy and defence.")
+    b = _grams("The two sides agreed to expand cooperation in trade, energy and defense.")
+    assert len(a & b) / len(a | b) >= 0.8
