@@ -1,8 +1,9 @@
 """The MLflow UI in a real browser: two trainings compared side by side on the compare-runs page.
 
 Trains two real runs (different ``model.C``) into a fresh SQLite store, starts the UI the way
-``readout ui`` does (``training.ui.start``), and renders MLflow's compare-runs page in headless
-Chromium. The test passes only when the rendered page names both runs and shows a metric value.
+``readout ui`` does (``training.ui.start``), and opens MLflow's compare-runs page in headless
+Chromium, driven over the DevTools protocol (a pipe, standard library only). The test passes only
+when the rendered page names both runs and shows each run's own val_macro_f1 as the UI formats it.
 
 Skipped when no Chromium is installed (``apt-get install chromium``); it installs nothing itself.
 Every request goes to 127.0.0.1.
