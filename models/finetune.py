@@ -1,9 +1,10 @@
 """Family ``finetune``: the encoder (all-MiniLM-L6-v2) fine-tuned end to end for multi-label
 classification: mean-pooled output -> linear head -> one sigmoid per label, trained with BCE.
 
-The recipe, top to bottom: tokenise with ``datasets.map``, pad each batch to its longest sentence,
-AdamW with a higher learning rate for the new head than for the pretrained encoder, linear warmup
-then decay, early stopping on validation macro-F1 (at threshold 0.5) keeping the best epoch's weights.
+The recipe, top to bottom: tokenise with ``datasets.map``; batch sentences of similar length, each
+batch padded to its longest; AdamW with a higher learning rate for the new head than for the
+pretrained encoder, linear warmup then decay; early stopping on validation macro-F1 (at threshold
+0.5), keeping the best epoch's weights.
 
 Saved as ONNX (token ids -> logits, checked against torch at export) + ``tokenizer.json`` +
 ``params.json``; a loaded model runs on onnxruntime and tokenizers, without torch.
@@ -49,6 +50,7 @@ class Finetune(Classifier):
         import torch
         from tqdm import tqdm
         from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup, set_seed
+        from transformers.trainer_pt_utils import LengthGroupedSampler
 
         from models.encoder import input_names, load_torch_encoder, pooled_model
 
@@ -64,9 +66,12 @@ class Finetune(Classifier):
         self.n_labels_ = Y.shape[1]
         names = input_names(encoder)
 
-        loader = torch.utils.data.DataLoader(
-            self._tokenised(texts, Y), batch_size=p.batch_size, shuffle=True,
-            collate_fn=DataCollatorWithPadding(self.tokenizer_), generator=torch.Generator().manual_seed(self.seed))
+        data = self._tokenised(texts, Y)
+        # Shuffled, but each batch drawn from sentences of similar length: less padding, faster epochs.
+        sampler = LengthGroupedSampler(p.batch_size, lengths=[len(ids) for ids in data["input_ids"]],
+                                       generator=torch.Generator().manual_seed(self.seed))
+        loader = torch.utils.data.DataLoader(data, batch_size=p.batch_size, sampler=sampler,
+                                             collate_fn=DataCollatorWithPadding(self.tokenizer_))
         optimizer = torch.optim.AdamW(self._parameter_groups(model))
         total_steps = len(loader) * p.epochs
         scheduler = get_linear_schedule_with_warmup(optimizer, round(p.warmup_ratio * total_steps), total_steps)

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 
 from training.tracking import ARTIFACTS_DIR, resolve_uri, sqlite_path
@@ -34,8 +35,13 @@ def start(tracking_uri: str | None, port: int) -> subprocess.Popen:
     from training.tracking import connect
 
     uri = connect(resolve_uri(tracking_uri))
-    return subprocess.Popen(server_command(uri, port), env=server_env(), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Server messages go to a file, not a pipe: nobody reads a pipe while the UI runs, and a full
+    # one (a long session's warnings) would freeze the server.
+    log = tempfile.TemporaryFile("w+")
+    process = subprocess.Popen(server_command(uri, port), env=server_env(), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=log, text=True)
+    process.log = log
+    return process
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -60,5 +66,6 @@ def serve(tracking_uri: str | None, port: int, announce: Callable[[str], None]) 
         stop(process)
         announce("stopped")
         return
-    error = (process.stderr.read() if process.stderr else "").strip().splitlines()
+    process.log.seek(0)
+    error = process.log.read().strip().splitlines()
     raise ReadoutError(f"the MLflow UI exited with code {code}: {error[-1] if error else 'no message'}")
