@@ -6,6 +6,7 @@ column per label, in the model's label order.
 """
 
 import mlflow
+import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 
@@ -15,9 +16,9 @@ class ReadoutTaggerModel(PythonModel):
 
         self.tagger = Tagger.load(context.artifacts["tagger"])
 
-    def predict(self, context, model_input, params=None):
-        import pandas as pd
-
+    # The DataFrame hint infers no schema (the logged signature is explicit); without a hint MLflow
+    # warns on every load.
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         if isinstance(model_input, pd.DataFrame):
             texts = model_input["text"] if "text" in model_input else model_input.iloc[:, 0]
         else:

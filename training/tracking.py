@@ -127,8 +127,6 @@ def requirements(extra: tuple[str, ...] = ()) -> list[str]:
 
 def log_tagger(tagger, example_texts: list[str], extra_requirements: tuple[str, ...] = ()):
     """Log a Tagger as an MLflow pyfunc (with signature and input example) in the active run."""
-    import warnings
-
     import mlflow
     import pandas as pd
     from mlflow.models import infer_signature
@@ -136,10 +134,9 @@ def log_tagger(tagger, example_texts: list[str], extra_requirements: tuple[str, 
     import models
     import training
 
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        # The model declares an explicit signature; MLflow's nudge towards type hints is noise.
-        warnings.filterwarnings("ignore", category=UserWarning, module="mlflow.pyfunc.utils.data_validation")
-        from training import mlflow_model
+    from training import mlflow_model
+
+    with tempfile.TemporaryDirectory() as tmp:
 
         folder = tagger.save(Path(tmp) / "tagger")
         example = pd.DataFrame({"text": example_texts})
