@@ -16,7 +16,7 @@ import numpy as np
 from models import FAMILIES
 from models.base import Classifier
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: TF-IDF served by models.tfidf_linear.Featurizer
 MANIFEST = "tagger.json"
 
 
@@ -48,14 +48,12 @@ class Tagger:
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         texts = list(texts)
         proba = self.predict_proba(texts) if texts else np.zeros((0, len(self.labels)))
-        on = self.decide(proba)
+        on = self.decide(proba).astype(bool).tolist()
+        labels = self.labels
         return [
-            Prediction(
-                sentence=text,
-                labels=[label for label, flag in zip(self.labels, row_on) if flag],
-                scores={label: round(float(p), 4) for label, p in zip(self.labels, row_p)},
-            )
-            for text, row_p, row_on in zip(texts, proba, on)
+            Prediction(sentence=text, labels=[label for label, flag in zip(labels, row_on) if flag],
+                       scores=dict(zip(labels, row_p)))
+            for text, row_p, row_on in zip(texts, np.round(proba, 4).tolist(), on)
         ]
 
     def save(self, folder: str | Path) -> Path:
@@ -74,6 +72,9 @@ class Tagger:
     def load(cls, folder: str | Path) -> Tagger:
         folder = Path(folder)
         manifest = json.loads((folder / MANIFEST).read_text())
+        if manifest.get("format") != FORMAT_VERSION:
+            raise ValueError(f"saved in format {manifest.get('format')}, this version reads format {FORMAT_VERSION}; "
+                             "retrain it with this version")
         family = FAMILIES[manifest["family"]]
         labels = manifest["labels"]
         return cls(family.load(folder / "classifier"), labels, [manifest["thresholds"][label] for label in labels])

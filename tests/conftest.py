@@ -39,8 +39,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def write_config(path: Path, data_path: Path, tracking_uri: str | None = None, **sections) -> Path:
-    """A config like configs/default.yaml, pointing at ``data_path``; ``sections`` are merged in."""
-    config = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
+    """A config like configs/tfidf.yaml, pointing at ``data_path``; ``sections`` are merged in."""
+    config = yaml.safe_load((ROOT / "configs" / "tfidf.yaml").read_text())
     config["data"]["path"] = str(data_path)
     config["data"]["split_field"] = None  # tiny data: seeded split by document
     if tracking_uri:

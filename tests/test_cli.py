@@ -155,6 +155,10 @@ def test_bad_tag_inputs_fail_with_one_line(trained, tmp_path):
     _fails_cleanly(_tag(trained, "x", "--model", "models:/other-model@champion"), "other-model")
     _fails_cleanly(_tag(trained, "x", "--model", "s3://bucket/model"), "unknown model reference")
     _fails_cleanly(_tag(trained, "x", "--model", str(tmp_path)), "not a readout-tagger model")
+    foreign = tmp_path / "old-model"
+    foreign.mkdir()
+    (foreign / "tagger.json").write_text('{"format": 1, "family": "tfidf_linear"}')
+    _fails_cleanly(_tag(trained, "x", "--model", str(foreign)), "cannot load model", "retrain")
     _fails_cleanly(run_cli("tag", "x", cwd=tmp_path, env={"MLFLOW_TRACKING_URI": ""}), "no MLflow store")
 
 

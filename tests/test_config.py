@@ -8,8 +8,8 @@ from training.errors import ReadoutError
 from conftest import ROOT, write_config
 
 
-def test_shipped_default_config_is_valid():
-    config = load_config(ROOT / "configs" / "default.yaml")
+def test_shipped_tfidf_config_is_valid():
+    config = load_config(ROOT / "configs" / "tfidf.yaml")
     assert config.family == "tfidf_linear"
     assert config.data.labels == ["trade", "energy", "defence", "culture"]
     # Defaults are filled in, so the resolved config that gets logged is complete.

@@ -86,13 +86,13 @@ def tiny_encoder(tmp_path_factory) -> Path:
 
 
 def write_setup(folder: Path, model: dict) -> tuple[Path, str]:
-    """A JSONL corpus and a config like configs/default.yaml with ``model``; returns (config, tracking URI)."""
+    """A JSONL corpus and a config like configs/tfidf.yaml with ``model``; returns (config, tracking URI)."""
     rows = [{"text": text, "labels": labels, "doc_id": f"{split}-{d}", "split": split}
             for split, docs in DOCS.items() for d, doc in enumerate(docs) for text, labels in doc]
     data = folder / "tiny.jsonl"
     data.write_text("".join(json.dumps(row) + "\n" for row in rows))
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    config = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
+    config = yaml.safe_load((ROOT / "configs" / "tfidf.yaml").read_text())
     config["data"]["path"] = str(data)
     config["model"] = model
     config["tracking"]["uri"] = uri
@@ -148,6 +148,7 @@ def test_family_trains_registers_and_serves(tmp_path, tiny_encoder, family, monk
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_packaged_encoder_is_offline_and_onnx_matches_torch():
     import os
 

@@ -55,8 +55,8 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 WINDOW_SIZE = "1400,900"
 PAGE_TIMEOUT_S = 30  # the React app loads, fetches both runs and renders their tables
 SERVER_START_TIMEOUT_S = 60
-RUN_NAMES = ("tfidf_linear C=1", "tfidf_linear C=8")
-OVERRIDES = (["model.C=1"], ["model.C=8"])
+RUN_NAMES = ("tfidf_linear C=0.1", "tfidf_linear C=2")
+OVERRIDES = (["model.C=0.1"], ["model.C=2"])
 
 # (doc_id, sentence, labels): ten short readouts, 34 sentences, a few with two labels or none.
 SENTENCES = [
@@ -122,7 +122,7 @@ def write_config(folder: Path, data_path: Path, tracking_uri: str) -> Path:
         "data:\n"
         f"  path: {json.dumps(str(data_path))}\n"
         "  split_field: null\n"
-        "  split: {validation: 0.25, test: 0.25}\n"  # 15 / 10 / 9 sentences: C=1 and C=8 score apart
+        "  split: {validation: 0.25, test: 0.25}\n"  # 15 / 10 / 9 sentences: C=0.1 and C=2 score apart
         "model:\n"
         "  family: tfidf_linear\n"
         "tracking:\n"

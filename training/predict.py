@@ -111,7 +111,11 @@ def _download(ref: str, uri: str) -> Path:
 def load_tagger(ref: str, tracking_uri: str | None = None):
     from models.tagger import Tagger
 
-    return Tagger.load(resolve_model(ref, tracking_uri))
+    folder = resolve_model(ref, tracking_uri)
+    try:
+        return Tagger.load(folder)
+    except Exception as exc:  # a damaged or foreign model folder: one line, not a traceback
+        raise ReadoutError(f"cannot load model {ref} from {folder}: {exc}") from None
 
 
 def read_input(texts: list[str], file: str | None, split: bool | None, stdin) -> tuple[list[str], int]:

@@ -1,9 +1,9 @@
-"""Speed and quality of the default config (run by hand; writes bench/results/default.md + .json).
+"""Speed and quality of the default config (run by hand; writes bench/results/tfidf.md + .json).
 
-    python bench/bench_default.py
+    python bench/bench_tfidf.py
 
 Measures, on this machine:
-- `readout train --config configs/default.yaml` wall time (median of 3 runs, full corpus);
+- `readout train --config configs/tfidf.yaml` wall time (median of 3 runs, full corpus);
 - in-process tagging throughput of the registered champion;
 - a cold `readout tag "one sentence"` process, side by side with the plain MLflow way
   (`mlflow.pyfunc.load_model("models:/readout-tagger@champion").predict(...)` in a fresh process);
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out" / "default"
+OUT = ROOT / "bench" / "out" / "tfidf"
 RESULTS = ROOT / "bench" / "results"
 SEEDS = ROOT.parent / "shared" / "seeds-labelled.jsonl"
 READOUT = str(Path(sys.executable).parent / "readout")
@@ -41,7 +41,7 @@ def main() -> None:
     OUT.mkdir(parents=True)
     uri = f"sqlite:///{OUT / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-    config = str(ROOT / "configs" / "default.yaml")
+    config = str(ROOT / "configs" / "tfidf.yaml")
     data = str(ROOT / "data" / "readouts.jsonl")
 
     train_times = [timed([READOUT, "train", "-c", config, "--set", f"data.path={data}"], env) for _ in range(3)]
@@ -91,11 +91,11 @@ def main() -> None:
         "seeds_per_label_f1": {l: seeds_f1[f"s_f1_{l}"] for l in tagger.labels} if seeds_f1 else None,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "default.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = ["# Default config (tfidf_linear): speed and quality", "",
-             f"Measured {result['date']} on {result['machine']} with `python bench/bench_default.py`.", "",
+    (RESULTS / "tfidf.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = ["# TF-IDF config (tfidf_linear): speed and quality", "",
+             f"Measured {result['date']} on {result['machine']} with `python bench/bench_tfidf.py`.", "",
              "| measure | value | goal |", "|---|---:|---|",
-             f"| `readout train --config configs/default.yaml` (median of 3) | {result['train_wall_s_median']} s | < 10 s |",
+             f"| `readout train --config configs/tfidf.yaml` (median of 3) | {result['train_wall_s_median']} s | < 10 s |",
              f"| in-process tagging throughput | {result['throughput_sentences_per_s']:,} sentences/s | ≥ 20,000 |",
              f"| cold `readout tag \"one sentence\"` (median of 5) | {result['cold_readout_tag_s_median']} s | < 2 s |",
              f"| cold plain MLflow `pyfunc.load_model(...).predict` (median of 3) | {result['cold_mlflow_pyfunc_s_median']} s | |",
@@ -103,7 +103,7 @@ def main() -> None:
              f"| macro-F1, fixed test split (472 sentences) | {result['test_macro_f1']:.3f} | |",
              f"| macro-F1, 31 real seed sentences | {result['seeds_macro_f1']:.3f} | |" if seeds_f1 else "",
              ""]
-    (RESULTS / "default.md").write_text("\n".join(lines))
+    (RESULTS / "tfidf.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 
