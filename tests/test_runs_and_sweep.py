@@ -25,6 +25,8 @@ import pytest
 from training.config import load_config
 from training.train import HEADLINE, train
 
+from conftest import TOY_SENTENCES
+
 ROOT = Path(__file__).resolve().parents[1]
 READOUT = Path(sys.executable).with_name("readout")  # the console script installed in this venv
 MODEL = "readout-tagger"
@@ -32,44 +34,7 @@ SWEEP_C = [0.1, 2.0]  # 2.0 scores higher on this data: the best child is not th
 SINGLE_C = 0.25  # trained after the sweep; scores between the two children
 SERVER_START_TIMEOUT_S = 60
 
-# (doc_id, sentence, labels): ten short readouts, 34 sentences, a few with two labels or none.
-SENTENCES = [
-    ("d01", "The ministers agreed to cut tariffs on steel imports and expand bilateral trade.", ["trade"]),
-    ("d01", "Both sides will increase deliveries of natural gas through the new pipeline.", ["energy"]),
-    ("d01", "The meeting took place in a cordial atmosphere.", []),
-    ("d02", "The leaders signed a free trade agreement that lowers tariffs on farm exports.", ["trade"]),
-    ("d02", "Their armed forces will hold joint military exercises next spring.", ["defence"]),
-    ("d02", "A festival of film and music will celebrate the cultural ties between the two peoples.", ["culture"]),
-    ("d03", "Officials pledged to remove customs barriers so that exporters can reach new markets.", ["trade"]),
-    ("d03", "The defence ministers approved the joint production of armoured vehicles.", ["defence"]),
-    ("d03", "The national museums will exchange art collections for a joint exhibition.", ["culture"]),
-    ("d03", "The delegations exchanged views on regional developments.", []),
-    ("d04", "A nuclear power plant will be built with fuel supplied by the partner country.", ["energy"]),
-    ("d04", "Export duties on oil and gas will be lowered under the new trade deal.", ["trade", "energy"]),
-    ("d04", "Military officers will train together at the defence academy.", ["defence"]),
-    ("d05", "An investment treaty will protect investors and boost trade in services.", ["trade"]),
-    ("d05", "A solar power project will supply electricity to the national grid.", ["energy"]),
-    ("d05", "Scholarships for students and a year of language exchanges were announced.", ["culture"]),
-    ("d05", "The president thanked his host for the warm welcome.", []),
-    ("d06", "Negotiators discussed market access and import quotas for textiles.", ["trade"]),
-    ("d06", "A wind energy partnership will bring new turbines and electricity interconnectors.", ["energy"]),
-    ("d06", "The navy will buy patrol boats and air defence systems from its partner.", ["defence"]),
-    ("d07", "The oil pipeline will carry crude to the coast for export.", ["energy", "trade"]),
-    ("d07", "Security services will share intelligence on military threats at the border.", ["defence"]),
-    ("d07", "A theatre festival and an orchestra tour will mark the anniversary of cultural relations.",
-     ["culture"]),
-    ("d08", "Trade ministers will settle the dispute over tariffs on dairy imports.", ["trade"]),
-    ("d08", "A gas storage facility will strengthen energy security in winter.", ["energy"]),
-    ("d08", "Heritage experts will restore historic temples and open a museum of folk art.", ["culture"]),
-    ("d09", "The countries will expand trade in machinery and reduce tariffs on cars.", ["trade"]),
-    ("d09", "Arms purchases and joint naval exercises were on the defence agenda.", ["defence"]),
-    ("d09", "A hydrogen energy research centre will receive joint funding.", ["energy"]),
-    ("d09", "Both leaders stressed the importance of dialogue.", []),
-    ("d10", "Cultural centres will host film weeks, music concerts and art exhibitions.", ["culture"]),
-    ("d10", "The armed forces will cooperate on cyber defence and military training.", ["defence"]),
-    ("d10", "Electricity exports from the hydropower dam will grow under the energy accord.", ["energy", "trade"]),
-    ("d10", "The sides agreed to meet again next year.", []),
-]
+SENTENCES = TOY_SENTENCES
 
 
 def write_config(folder: Path, tracking_uri: str) -> Path:
