@@ -166,3 +166,45 @@ def test_help_is_fast_and_lists_every_command():
     out = _ok(run_cli("--help"))
     for command in ["train", "tag", "evaluate", "promote", "runs", "ui"]:
         assert command in out
+
+
+def _run_id(trained) -> str:
+    line = next(l for l in trained["stdout"].splitlines() if l.startswith("run "))
+    return line.split()[1]
+
+
+@pytest.mark.parametrize("ref", ["models:/readout-tagger/1", "runs:/{run_id}/model", "models:/readout-tagger@champion"])
+def test_every_kind_of_model_reference_gives_the_same_tags(trained, ref):
+    sentence = "Both sides agreed to boost trade and investment."
+    out = _ok(_tag(trained, sentence, "--format", "jsonl", "--model", ref.format(run_id=_run_id(trained))))
+    champion = _ok(_tag(trained, sentence, "--format", "jsonl"))
+    assert json.loads(out) == json.loads(champion)
+
+
+def test_tag_through_a_tracking_server(trained):
+    """A tracking-server URI moves the same command to a team server (here: one on 127.0.0.1)."""
+    import socket
+    import time
+    import urllib.request
+
+    from training import ui
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ui.start(trained["uri"], port)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "the MLflow server did not start"
+                time.sleep(0.5)
+        sentence = "Gas exports to Europe will double."
+        remote = run_cli("tag", sentence, "--format", "jsonl", "--tracking-uri", f"http://127.0.0.1:{port}",
+                         cwd=trained["folder"])
+        assert json.loads(_ok(remote)) == json.loads(_ok(_tag(trained, sentence, "--format", "jsonl")))
+    finally:
+        ui.stop(server)
