@@ -14,6 +14,18 @@ def test_tuned_threshold_separates_a_separable_label():
     assert 0.20 < threshold <= 0.30  # 0.5 would miss both positives
 
 
+def test_near_ties_go_to_the_calibrated_default():
+    # 20 positives score 0.55-0.95; two of 100 negatives score 0.52 and 0.53. Strictly, 0.55 is
+    # best (F1 1.0); 0.5 costs two false positives (F1 0.952): within a 0.05 tolerance, 0.5 wins.
+    positives = np.linspace(0.55, 0.95, 20)
+    negatives = np.concatenate([np.linspace(0.0, 0.45, 98), [0.52, 0.53]])
+    Y = np.array([[1]] * 20 + [[0]] * 100)
+    proba = np.concatenate([positives, negatives])[:, None]
+    assert tune_thresholds(Y, proba, tolerance=0.0)[0] == 0.55
+    assert tune_thresholds(Y, proba, tolerance=0.05)[0] == 0.5
+    assert tune_thresholds(Y, proba, tolerance=0.01)[0] == 0.55  # 0.952 is not within 0.01 of 1.0
+
+
 def test_label_without_positives_keeps_the_fallback():
     Y = np.array([[0, 1], [0, 0]])
     proba = np.array([[0.9, 0.8], [0.1, 0.2]])

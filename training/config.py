@@ -61,7 +61,10 @@ class DataConfig(_Strict):
 class ThresholdConfig(_Strict):
     # tuned: per label, the threshold that maximises F1 on the validation split.
     strategy: Literal["tuned", "fixed"] = "tuned"
-    value: float = Field(0.5, gt=0, lt=1, description="the fixed threshold (strategy: fixed)")
+    # fixed: the threshold of every label; tuned: the preferred threshold among near-best ones.
+    value: float = Field(0.5, gt=0, lt=1)
+    # tuned: thresholds whose validation F1 is within this of the best count as equally good.
+    tolerance: float = Field(0.01, ge=0, lt=1)
 
 
 class TrackingConfig(_Strict):

@@ -160,7 +160,8 @@ def _fit_and_log(config: Config, data: LabelledData, run_id: str, progress) -> R
 
     val_proba = classifier.predict_proba(val_texts)
     if config.thresholds.strategy == "tuned":
-        thresholds = tune_thresholds(Y_val, val_proba, fallback=config.thresholds.value)
+        thresholds = tune_thresholds(Y_val, val_proba, fallback=config.thresholds.value,
+                                     tolerance=config.thresholds.tolerance)
     else:
         thresholds = np.full(len(data.labels), config.thresholds.value)
     tagger = Tagger(classifier, data.labels, thresholds)
