@@ -94,3 +94,10 @@ def test_sweep_expands_to_one_valid_config_per_combination(tmp_path, tiny_data):
 def test_sweep_value_of_the_wrong_type_is_rejected(tmp_path, tiny_data):
     config = write_config(tmp_path / "c.yaml", tiny_data, sweep={"model.C": [1, "many"]})
     assert "model.C" in _error(config)
+
+
+@pytest.mark.parametrize("key", ["data.path", "seed"])
+def test_sweep_over_data_or_seed_is_rejected(tmp_path, tiny_data, key):
+    # Children share one loaded split, so a sweep may only vary the model and thresholds.
+    config = write_config(tmp_path / "c.yaml", tiny_data, sweep={key: [1, 2]})
+    assert "only model.* and thresholds.* keys can be swept" in _error(config)

@@ -34,6 +34,11 @@ class Format(str, Enum):
     csv = "csv"
 
 
+class ReportFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
 def _err(message: str) -> None:
     typer.echo(message, err=True)
 
@@ -52,8 +57,7 @@ def train(
     cfg = load_config(config, overrides or [])
     from training.train import train as run_training
 
-    uri_hint = tracking_uri or cfg.tracking.uri
-    result = run_training(cfg, tracking_uri=uri_hint, run_name=run_name, progress=lambda m: _err(f"· {m}"))
+    result = run_training(cfg, tracking_uri=tracking_uri, run_name=run_name, progress=lambda m: _err(f"· {m}"))
     _print_metrics(result.best.metrics, cfg.data.labels)
     if result.parent_run_id:
         typer.echo(f"sweep run {result.parent_run_id}: {len(result.runs)} child runs, best {result.best.run_id} "
@@ -128,7 +132,7 @@ def evaluate(
     model: Annotated[str, typer.Option("--model", "-m", help="Model reference, as for tag.")] =
         "models:/readout-tagger@champion",
     tracking_uri: TrackingUri = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = ReportFormat.table,
 ) -> None:
     """Score a model on a labelled file with the thresholds stored in the model."""
     import json
@@ -136,7 +140,6 @@ def evaluate(
     from training.config import DataConfig
     from training.data import binarize, read_rows
     from training.evaluate import metrics as compute
-
     from training.predict import load_tagger
 
     tagger = load_tagger(model, tracking_uri)
@@ -145,7 +148,7 @@ def evaluate(
     decisions = tagger.decide(tagger.predict_proba([r["text"] for r in rows]))
     scores = {k.removeprefix("eval_"): v for k, v in compute(Y, decisions, tagger.labels, "eval").items()}
     scores["sentences"] = len(rows)
-    if fmt is Format.json:
+    if fmt is ReportFormat.json:
         typer.echo(json.dumps(scores, indent=2))
         return
     from rich.console import Console
@@ -201,7 +204,7 @@ def runs(
     experiment: Annotated[str, typer.Option("--experiment", "-e", help="Experiment name.")] = "readout-tagger",
     sort: Annotated[str, typer.Option("--sort", help="Metric to sort by, best first.")] = "val_macro_f1",
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Most runs to show.")] = 20,
-    fmt: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = ReportFormat.table,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """List runs of an experiment with their key params and metrics."""
@@ -210,7 +213,7 @@ def runs(
     from training.runs import list_runs
 
     table = list_runs(experiment, sort, limit, tracking_uri)
-    if fmt is Format.json:
+    if fmt is ReportFormat.json:
         typer.echo(json.dumps(table, indent=2))
         return
     from rich.console import Console

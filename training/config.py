@@ -95,6 +95,18 @@ class Config(_Strict):
         params = family_params(family).model_validate({k: v for k, v in model.items() if k != "family"})
         return {"family": family, **params.model_dump()}
 
+    @field_validator("sweep")
+    @classmethod
+    def _sweep_model_and_thresholds_only(cls, sweep: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        # Every child of a sweep trains on the same loaded data and split, so only keys that do
+        # not change the data may vary.
+        for key, values in sweep.items():
+            if not key.startswith(("model.", "thresholds.")):
+                raise ValueError(f"sweep key {key!r}: only model.* and thresholds.* keys can be swept")
+            if not values:
+                raise ValueError(f"sweep key {key!r}: give at least one value")
+        return sweep
+
     @property
     def family(self) -> str:
         return self.model["family"]
