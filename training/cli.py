@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from training.errors import ReadoutError
+from training.predict import DEFAULT_MODEL  # standard library only: --help stays instant
 
 app = typer.Typer(
     name="readout",
@@ -93,7 +94,7 @@ def tag(
                      show_default=False)] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
     model: Annotated[str, typer.Option("--model", "-m", help="models:/NAME@ALIAS, models:/NAME/VERSION, "
-                     "runs:/RUN_ID/model or a model folder.")] = "models:/readout-tagger@champion",
+                     "runs:/RUN_ID/model or a model folder.")] = DEFAULT_MODEL,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Tag sentences, a readout file, or standard input with cooperation areas."""
@@ -129,8 +130,7 @@ def _print_table(predictions, tagger) -> None:
 @app.command()
 def evaluate(
     data: Annotated[Path, typer.Option("--data", "-d", help="Labelled JSONL/CSV file (text, labels).")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model reference, as for tag.")] =
-        "models:/readout-tagger@champion",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model reference, as for tag.")] = DEFAULT_MODEL,
     tracking_uri: TrackingUri = None,
     fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = ReportFormat.table,
 ) -> None:
