@@ -63,3 +63,16 @@ class Classifier:
     @staticmethod
     def missing_resources(params: dict[str, Any]) -> str | None:
         return None
+
+
+def mean_log_loss(Y: np.ndarray, P: np.ndarray) -> float:
+    """Binary cross-entropy averaged over labels and sentences (the loss every family reports)."""
+    P = np.clip(P, 1e-7, 1 - 1e-7)
+    return float(-np.mean(Y * np.log(P) + (1 - Y) * np.log(1 - P)))
+
+
+def macro_f1(Y: np.ndarray, proba: np.ndarray, threshold: float = 0.5) -> float:
+    """Macro-F1 at one fixed threshold: the per-epoch score (tuned thresholds come after training)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(Y, (proba >= threshold).astype(int), average="macro", zero_division=0))

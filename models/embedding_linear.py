@@ -17,8 +17,8 @@ import numpy as np
 from pydantic import Field
 
 from models.base import Classifier, Params
-from models.encoder import DEFAULT_ENCODER, TOKENIZER_FILE, OnnxEncoder, macro_f1, missing_encoder, normalise
-from models.tfidf_linear import mean_log_loss
+from models.encoder import DEFAULT_ENCODER, TOKENIZER_FILE, OnnxEncoder, missing_encoder, normalise
+from models.linear_head import fit_linear_head, report_single_epoch, sigmoid
 
 
 class EmbeddingLinearParams(Params):
@@ -48,12 +48,7 @@ class EmbeddingLinear(Classifier):
         self.encoder_ = export_onnx(pooled_model(model), folder / TOKENIZER_FILE, p.max_length, p.batch_size)
         del model  # only the ONNX graph is used from here on
         self.coef_, self.intercept_ = fit_linear_head(self._embed(texts), Y, p.C, p.class_weight, self.seed)
-        if on_epoch:  # one "epoch": a closed-form fit, reported like the iterative families
-            metrics = {"train_loss": mean_log_loss(Y, self.predict_proba(texts))}
-            if validation is not None:
-                Y_val, P_val = np.asarray(validation[1]), self.predict_proba(validation[0])
-                metrics |= {"val_loss": mean_log_loss(Y_val, P_val), "val_macro_f1": macro_f1(Y_val, P_val)}
-            on_epoch(1, metrics)
+        report_single_epoch(self.predict_proba, texts, Y, validation, on_epoch)
         return self
 
     def _embed(self, texts) -> np.ndarray:
@@ -63,8 +58,7 @@ class EmbeddingLinear(Classifier):
         texts = list(texts)
         if not texts:
             return np.zeros((0, len(self.intercept_)))
-        scores = self._embed(texts) @ self.coef_.T + self.intercept_
-        return 1.0 / (1.0 + np.exp(-scores))
+        return sigmoid(self._embed(texts) @ self.coef_.T + self.intercept_)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -79,17 +73,3 @@ class EmbeddingLinear(Classifier):
         with np.load(folder / "head.npz", allow_pickle=False) as arrays:
             model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
         return model
-
-
-def fit_linear_head(X: np.ndarray, Y: np.ndarray, C: float, class_weight, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One logistic regression per label on dense features: (coef (n_labels, d), intercept (n_labels,))."""
-    from sklearn.linear_model import LogisticRegression
-
-    coef, intercept = np.zeros((Y.shape[1], X.shape[1])), np.zeros(Y.shape[1])
-    for j in range(Y.shape[1]):
-        if Y[:, j].min() == Y[:, j].max():  # a label that is always (or never) on: constant score
-            intercept[j] = 20.0 if Y[0, j] else -20.0
-            continue
-        head = LogisticRegression(C=C, class_weight=class_weight, max_iter=2000, random_state=seed).fit(X, Y[:, j])
-        coef[j], intercept[j] = head.coef_[0], head.intercept_[0]
-    return coef, intercept

@@ -114,13 +114,6 @@ def normalise(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
-def macro_f1(Y: np.ndarray, proba: np.ndarray, threshold: float = 0.5) -> float:
-    """Macro-F1 at one fixed threshold: the per-epoch score (tuned thresholds come after training)."""
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(Y, (proba >= threshold).astype(int), average="macro", zero_division=0))
-
-
 # ---- serving: onnxruntime + tokenizers, no torch ----------------------------------------------
 
 class OnnxEncoder:

@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
-from models.base import Classifier, Params
-from models.encoder import DEFAULT_ENCODER, OnnxEncoder, macro_f1, missing_encoder
-from models.tfidf_linear import mean_log_loss
+from models.base import Classifier, Params, macro_f1, mean_log_loss
+from models.encoder import DEFAULT_ENCODER, OnnxEncoder, missing_encoder
 
 
 class FinetuneParams(Params):

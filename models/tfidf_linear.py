@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from models.base import Classifier, Params
+from models.linear_head import fit_linear_head, report_single_epoch, sigmoid
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 
@@ -48,7 +49,6 @@ class TfidfLinear(Classifier):
     def fit(self, texts, Y, validation=None, on_epoch=None):
         import scipy.sparse as sp
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
 
         texts, Y, p = list(texts), np.asarray(Y), self.params
         common = {"min_df": p.min_df, "max_features": p.max_features, "sublinear_tf": p.sublinear_tf,
@@ -58,21 +58,8 @@ class TfidfLinear(Classifier):
             vectorizers.append(TfidfVectorizer(analyzer="char_wb", ngram_range=p.char_ngrams, **common))
         X = sp.hstack([v.fit_transform(texts) for v in vectorizers], format="csr")
         self.featurizers_ = [Featurizer.from_sklearn(v) for v in vectorizers]
-        coef, intercept = np.zeros((Y.shape[1], X.shape[1])), np.zeros(Y.shape[1])
-        for j in range(Y.shape[1]):
-            if Y[:, j].min() == Y[:, j].max():  # a label that is always (or never) on: constant score
-                intercept[j] = 20.0 if Y[0, j] else -20.0
-                continue
-            # The dual problem is ~30x faster when n-gram features outnumber sentences (same solution).
-            head = LogisticRegression(C=p.C, class_weight=p.class_weight, max_iter=p.max_iter, solver="liblinear",
-                                      dual=X.shape[1] > X.shape[0], random_state=self.seed).fit(X, Y[:, j])
-            coef[j], intercept[j] = head.coef_[0], head.intercept_[0]
-        self.coef_, self.intercept_ = coef, intercept
-        if on_epoch:  # one "epoch": a closed-form fit, reported like the iterative families
-            metrics = {"train_loss": mean_log_loss(Y, self.predict_proba(texts))}
-            if validation is not None:
-                metrics["val_loss"] = mean_log_loss(np.asarray(validation[1]), self.predict_proba(validation[0]))
-            on_epoch(1, metrics)
+        self.coef_, self.intercept_ = fit_linear_head(X, Y, p.C, p.class_weight, self.seed, p.max_iter)
+        report_single_epoch(self.predict_proba, texts, Y, validation, on_epoch)
         return self
 
     def features(self, texts):
@@ -82,8 +69,7 @@ class TfidfLinear(Classifier):
         return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
 
     def predict_proba(self, texts):
-        scores = self.features(list(texts)) @ self.coef_.T + self.intercept_
-        return 1.0 / (1.0 + np.exp(-np.asarray(scores, dtype=np.float64)))
+        return sigmoid(self.features(list(texts)) @ self.coef_.T + self.intercept_)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -191,9 +177,3 @@ def _char_wb_ids(padded: str, low: int, high: int, vocabulary: dict) -> list[int
         if n >= len(padded):
             break
     return ids
-
-
-def mean_log_loss(Y: np.ndarray, P: np.ndarray) -> float:
-    """Binary cross-entropy averaged over labels and sentences (the loss every family reports)."""
-    P = np.clip(P, 1e-7, 1 - 1e-7)
-    return float(-np.mean(Y * np.log(P) + (1 - Y) * np.log(1 - P)))
