@@ -16,8 +16,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from models.base import Classifier, Params
-from models.encoder import DEFAULT_ENCODER, TOKENIZER_FILE, OnnxEncoder, missing_encoder, normalise
+from models.base import Params
+from models.encoder import DEFAULT_ENCODER, TOKENIZER_FILE, EncoderClassifier, OnnxEncoder, normalise
 from models.linear_head import fit_linear_head, report_single_epoch, sigmoid
 
 
@@ -30,15 +30,9 @@ class EmbeddingLinearParams(Params):
     batch_size: int = Field(64, ge=1)
 
 
-class EmbeddingLinear(Classifier):
+class EmbeddingLinear(EncoderClassifier):
     name = "embedding_linear"
     Params = EmbeddingLinearParams
-    requirements = ("onnxruntime", "tokenizers")  # what serving needs beyond the base requirements
-
-    @staticmethod
-    def missing_resources(params):
-        return missing_encoder(params.get("encoder", DEFAULT_ENCODER))
-
     def fit(self, texts, Y, validation=None, on_epoch=None):
         from models.encoder import export_onnx, load_torch_encoder, pooled_model
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models.base import Classifier
+
 # Before any transformers import: a typo in a name must fail, never turn into a hub download.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -68,6 +70,17 @@ def missing_encoder(name: str) -> str | None:
     if lacking:
         return f"encoder folder {folder} lacks {', '.join(lacking)}"
     return None
+
+
+class EncoderClassifier(Classifier):
+    """Base of the families built on a pretrained encoder: its weights must be on disk before any
+    work starts, and serving needs onnxruntime and tokenizers (no torch)."""
+
+    requirements = ("onnxruntime", "tokenizers")  # what serving needs beyond the base requirements
+
+    @staticmethod
+    def missing_resources(params):
+        return missing_encoder(params.get("encoder", DEFAULT_ENCODER))
 
 
 def locate_encoder(name: str) -> Path:

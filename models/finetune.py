@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
-from models.base import Classifier, Params, macro_f1, mean_log_loss
-from models.encoder import DEFAULT_ENCODER, OnnxEncoder, missing_encoder
+from models.base import Params, macro_f1, mean_log_loss
+from models.encoder import DEFAULT_ENCODER, EncoderClassifier, OnnxEncoder
 
 
 class FinetuneParams(Params):
@@ -36,15 +36,9 @@ class FinetuneParams(Params):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
 
 
-class Finetune(Classifier):
+class Finetune(EncoderClassifier):
     name = "finetune"
     Params = FinetuneParams
-    requirements = ("onnxruntime", "tokenizers")  # what serving needs beyond the base requirements
-
-    @staticmethod
-    def missing_resources(params):
-        return missing_encoder(params.get("encoder", DEFAULT_ENCODER))
-
     def fit(self, texts, Y, validation=None, on_epoch=None):
         import torch
         from tqdm import tqdm
