@@ -65,6 +65,11 @@ class Classifier:
         return None
 
 
+def sigmoid(scores) -> np.ndarray:
+    """Probabilities from logits (every family scores each label independently)."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(scores, dtype=np.float64)))
+
+
 def mean_log_loss(Y: np.ndarray, P: np.ndarray) -> float:
     """Binary cross-entropy averaged over labels and sentences (the loss every family reports)."""
     P = np.clip(P, 1e-7, 1 - 1e-7)

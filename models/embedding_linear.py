@@ -16,9 +16,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from models.base import Params
+from models.base import Params, sigmoid
 from models.encoder import DEFAULT_ENCODER, TOKENIZER_FILE, EncoderClassifier, OnnxEncoder, normalise
-from models.linear_head import fit_linear_head, report_single_epoch, sigmoid
+from models.linear_head import fit_linear_head, report_single_epoch
 
 
 class EmbeddingLinearParams(Params):

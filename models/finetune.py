@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
-from models.base import Params, macro_f1, mean_log_loss
+from models.base import Params, macro_f1, mean_log_loss, sigmoid
 from models.encoder import DEFAULT_ENCODER, EncoderClassifier, OnnxEncoder
 
 
@@ -136,7 +136,7 @@ class Finetune(EncoderClassifier):
             logits = self.runtime_(texts)
         else:  # just trained: the torch model
             logits = torch_outputs(self.model_, self.tokenizer_, texts, self.params.max_length, self.params.batch_size)
-        return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        return sigmoid(logits)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -36,10 +36,6 @@ def fit_linear_head(X, Y: np.ndarray, C: float, class_weight, seed: int,
     return coef, intercept
 
 
-def sigmoid(scores) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(scores, dtype=np.float64)))
-
-
 def report_single_epoch(predict_proba: Callable[[Sequence[str]], np.ndarray], texts, Y: np.ndarray,
                         validation, on_epoch: EpochCallback | None) -> None:
     """A closed-form fit reported as one epoch, with the metrics the iterative families report."""

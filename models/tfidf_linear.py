@@ -23,8 +23,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from models.base import Classifier, Params
-from models.linear_head import fit_linear_head, report_single_epoch, sigmoid
+from models.base import Classifier, Params, sigmoid
+from models.linear_head import fit_linear_head, report_single_epoch
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 

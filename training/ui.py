@@ -34,7 +34,7 @@ def start(tracking_uri: str | None, port: int) -> subprocess.Popen:
     """Start the UI server in its own process group (so it can be stopped as a whole)."""
     from training.tracking import connect
 
-    uri = connect(resolve_uri(tracking_uri))
+    uri = connect(tracking_uri)
     # Server messages go to a file, not a pipe: nobody reads a pipe while the UI runs, and a full
     # one (a long session's warnings) would freeze the server.
     log = tempfile.TemporaryFile("w+")
