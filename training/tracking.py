@@ -53,7 +53,7 @@ def connect(explicit: str | None = None) -> str:
     db = sqlite_path(uri)
     if db is not None:
         db.parent.mkdir(parents=True, exist_ok=True)
-        with _store_lock(db):
+        with store_lock(uri):
             client = mlflow.MlflowClient(uri)
             client.search_experiments(max_results=1)
             client.search_registered_models(max_results=1)
@@ -73,7 +73,13 @@ def _quiet_mlflow() -> None:
 
 
 @contextmanager
-def _store_lock(db: Path):
+def store_lock(uri: str):
+    """Serialise check-then-insert writes on a SQLite store across processes (MLflow's schema
+    creation, experiment creation and dataset records race otherwise); other stores need none."""
+    db = sqlite_path(uri)
+    if db is None:
+        yield
+        return
     with open(f"{db}.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -104,14 +110,9 @@ def experiment_id(name: str, uri: str) -> str:
     if db is not None:
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "experiment"
         location = (db.parent / ARTIFACTS_DIR / slug).as_uri()
-    with _store_lock(db) if db is not None else _nothing():
+    with store_lock(uri):
         existing = client.get_experiment_by_name(name)  # another process may have just made it
         return existing.experiment_id if existing else client.create_experiment(name, artifact_location=location)
-
-
-@contextmanager
-def _nothing():
-    yield
 
 
 def requirements(extra: tuple[str, ...] = ()) -> list[str]:
@@ -133,11 +134,9 @@ def log_tagger(tagger, example_texts: list[str], extra_requirements: tuple[str, 
 
     import models
     import training
-
     from training import mlflow_model
 
     with tempfile.TemporaryDirectory() as tmp:
-
         folder = tagger.save(Path(tmp) / "tagger")
         example = pd.DataFrame({"text": example_texts})
         output = mlflow_model.ReadoutTaggerModel()

@@ -199,11 +199,14 @@ def _fit_and_log(config: Config, data: LabelledData, run_id: str, progress) -> R
 def _log_datasets(data: LabelledData) -> None:
     import mlflow
 
+    from training.tracking import store_lock
+
     source = data.path.resolve().as_uri()
     for split, ds in data.splits.items():
         dataset = mlflow.data.from_huggingface(ds, source=source, targets="labels",
                                                name=f"{data.path.stem}-{split}", digest=data.digest)
-        mlflow.log_input(dataset, context=split)
+        with store_lock(mlflow.get_tracking_uri()):  # one dataset record per (name, digest): a race otherwise
+            mlflow.log_input(dataset, context=split)
 
 
 def _register(result: TrainResult, config: Config, uri: str) -> None:
