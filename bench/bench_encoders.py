@@ -67,7 +67,7 @@ def main() -> None:
 def bench_config(config_path: str, int8: bool) -> list[dict]:
     from models import FAMILIES
     from training.config import load_config
-    from training.predict import resolve_model
+    from training.references import resolve_model
     from training.train import train
 
     uri = f"sqlite:///{OUT / 'mlflow.db'}"

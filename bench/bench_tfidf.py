@@ -49,7 +49,7 @@ def main() -> None:
     from training.data import binarize, read_rows
     from training.config import DataConfig
     from training.evaluate import metrics
-    from training.predict import load_tagger
+    from training.references import load_tagger
 
     tagger = load_tagger("models:/readout-tagger@champion", uri)
     rows = read_rows(DataConfig(path=Path(data)))

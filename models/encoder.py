@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.base import Classifier
+from models.linear_head import LinearHeadClassifier
 
 # Before any transformers import: a typo in a name must fail, never turn into a hub download.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -72,15 +72,27 @@ def missing_encoder(name: str) -> str | None:
     return None
 
 
-class EncoderClassifier(Classifier):
-    """Base of the families built on a pretrained encoder: its weights must be on disk before any
-    work starts, and serving needs onnxruntime and tokenizers (no torch)."""
+class EncoderClassifier(LinearHeadClassifier):
+    """Base of the families built on a pretrained encoder: an ONNX graph from token ids to one
+    pooled vector per sentence (``encoder_``) and the linear head over those vectors. Its weights
+    must be on disk before any work starts; serving needs onnxruntime and tokenizers (no torch)."""
 
-    requirements = ("onnxruntime", "tokenizers")  # what serving needs beyond the base requirements
+    requirements = ("onnxruntime", "tokenizers")
 
-    @staticmethod
-    def missing_resources(params):
-        return missing_encoder(params.get("encoder", DEFAULT_ENCODER))
+    @classmethod
+    def missing_resources(cls, params):
+        return missing_encoder(params.encoder)
+
+    def _features(self, texts):
+        return self.encoder_(texts).astype(np.float64)
+
+    def _save(self, folder: Path) -> None:
+        self.encoder_.save(folder)
+        self._save_head(folder)
+
+    def _load(self, folder: Path) -> None:
+        self.encoder_ = OnnxEncoder.load(folder, self.params.batch_size)
+        self._load_head(folder)
 
 
 def locate_encoder(name: str) -> Path:

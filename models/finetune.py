@@ -1,30 +1,32 @@
 """Family ``finetune``: the encoder (all-MiniLM-L6-v2) fine-tuned end to end for multi-label
-classification: mean-pooled output -> linear head -> one sigmoid per label, trained with BCE.
+classification: mean-pooled output (beside its neighbours' when ``context`` is on) -> linear head
+-> one sigmoid per label, trained with BCE.
 
-The recipe, top to bottom: tokenise with ``datasets.map``; batch sentences of similar length, each
-batch padded to its longest; AdamW with a higher learning rate for the new head than for the
-pretrained encoder, linear warmup then decay; early stopping on validation macro-F1 (at threshold
-0.5), keeping the best epoch's weights.
-
-Saved as ONNX (token ids -> logits, checked against torch at export) + ``tokenizer.json`` +
-``params.json``; a loaded model runs on onnxruntime and tokenizers, without torch.
+The recipe, top to bottom: tokenise with ``datasets.map``; batch sentences of similar length (or,
+with context, whole readouts, so each sentence's neighbours are in its batch and share the
+gradient), each batch padded to its longest; AdamW with a higher learning rate for the new head
+than for the pretrained encoder, linear warmup then decay; early stopping on validation macro-F1
+(at threshold 0.5), keeping the best epoch's weights. The encoder is then exported to ONNX
+(checked against torch) and the head kept as arrays, so the model that is evaluated, logged and
+served is the same one, on onnxruntime and tokenizers without torch.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from contextlib import contextmanager
-from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
-from models.base import Params, macro_f1, mean_log_loss, sigmoid
-from models.encoder import DEFAULT_ENCODER, EncoderClassifier, OnnxEncoder
+from models.base import Params, sigmoid
+from models.context import neighbour_matrices, with_context
+from models.encoder import DEFAULT_ENCODER, EncoderClassifier
 
 
 class FinetuneParams(Params):
+    family: Literal["finetune"] = "finetune"
     encoder: str = DEFAULT_ENCODER  # an installed package with a model/ folder, or a local folder
     epochs: int = Field(5, ge=1)  # the most; early stopping may end sooner
     patience: int = Field(2, ge=1)  # epochs without a better validation macro-F1 before stopping
@@ -39,36 +41,40 @@ class FinetuneParams(Params):
 class Finetune(EncoderClassifier):
     name = "finetune"
     Params = FinetuneParams
-    def fit(self, texts, Y, validation=None, on_epoch=None):
+    run_name_keys = {"learning_rate": "lr", "epochs": "ep"}
+
+    def _fit(self, texts, Y, doc_ids, validation, on_epoch):
         import torch
         from tqdm import tqdm
         from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup, set_seed
-        from transformers.trainer_pt_utils import LengthGroupedSampler
 
-        from models.encoder import input_names, load_torch_encoder, pooled_model
+        from models.encoder import TOKENIZER_FILE, export_onnx, input_names, load_torch_encoder, pooled_model
 
-        texts, Y, p = list(texts), np.asarray(Y), self.params
-        self.runtime_ = None  # refitting a loaded model drops its ONNX graph: torch predicts until saved again
+        p, context = self.params, self.params.context
         set_seed(self.seed)  # random, numpy and torch (CPU and CUDA) in one call
         torch.set_num_threads(os.cpu_count() or 1)
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-        _, self.tokenizer_, encoder = load_torch_encoder(p.encoder)
-        head = torch.nn.Linear(encoder.config.hidden_size, Y.shape[1])
-        self.model_ = model = pooled_model(encoder, head).to(device)
-        self.n_labels_ = Y.shape[1]
+        folder, tokenizer, encoder = load_torch_encoder(p.encoder)
+        head = torch.nn.Linear(encoder.config.hidden_size * context.blocks, Y.shape[1]).to(device)
+        model = pooled_model(encoder).to(device)
         names = input_names(encoder)
+        doc_ids = doc_ids if doc_ids is not None else [None] * len(texts)
 
-        data = self._tokenised(texts, Y)
-        # Shuffled, but each batch drawn from sentences of similar length: less padding, faster epochs.
-        sampler = LengthGroupedSampler(p.batch_size, lengths=[len(ids) for ids in data["input_ids"]],
-                                       generator=torch.Generator().manual_seed(self.seed))
-        loader = torch.utils.data.DataLoader(data, batch_size=p.batch_size, sampler=sampler,
-                                             collate_fn=DataCollatorWithPadding(self.tokenizer_))
-        optimizer = torch.optim.AdamW(self._parameter_groups(model))
+        data = _tokenised(tokenizer, texts, Y, p.max_length)
+        loader = torch.utils.data.DataLoader(data, batch_sampler=self._batches(data, doc_ids),
+                                             collate_fn=DataCollatorWithPadding(tokenizer))
+        optimizer = torch.optim.AdamW(_parameter_groups(model.encoder, head, p))
         total_steps = len(loader) * p.epochs
         scheduler = get_linear_schedule_with_warmup(optimizer, round(p.warmup_ratio * total_steps), total_steps)
         loss_fn = torch.nn.BCEWithLogitsLoss()
+
+        def head_proba(sentences: list[str], ids) -> np.ndarray:
+            from models.encoder import torch_outputs
+
+            X = with_context(torch_outputs(model, tokenizer, sentences, p.max_length, p.batch_size).astype(np.float64),
+                             ids, context)
+            return sigmoid(X @ head.weight.detach().cpu().double().numpy().T + head.bias.detach().cpu().double().numpy())
 
         best_score, best_state, waited = -1.0, None, 0
         for epoch in range(1, p.epochs + 1):
@@ -76,92 +82,109 @@ class Finetune(EncoderClassifier):
             loss_sum, seen = 0.0, 0
             for batch in tqdm(loader, desc=f"epoch {epoch}/{p.epochs}", unit="batch", leave=False):
                 labels = batch["labels"].to(device)
-                loss = loss_fn(model(**{n: batch[n].to(device) for n in names if n in batch}), labels)
+                pooled = model(**{n: batch[n].to(device) for n in names if n in batch})
+                if context.enabled:  # neighbours of the same readout are in the batch (_batches)
+                    batch_docs = [doc_ids[i] for i in batch["row"].tolist()]
+                    pooled = torch.cat([pooled] + [torch.from_numpy(M.toarray()).to(pooled) @ pooled
+                                                   for M in neighbour_matrices(batch_docs, len(labels), context)], 1)
+                loss = loss_fn(head(pooled), labels)
                 optimizer.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                torch.nn.utils.clip_grad_norm_([*model.parameters(), *head.parameters()], 1.0)
                 optimizer.step()
                 scheduler.step()
                 loss_sum, seen = loss_sum + loss.item() * len(labels), seen + len(labels)
 
-            metrics = {"train_loss": loss_sum / seen}
-            if validation is not None:
-                Y_val, P_val = np.asarray(validation[1]), self.predict_proba(validation[0])
-                metrics |= {"val_loss": mean_log_loss(Y_val, P_val), "val_macro_f1": macro_f1(Y_val, P_val)}
+            metrics = self.epoch_metrics(loss_sum / seen, validation, proba=head_proba)
             if on_epoch:
                 on_epoch(epoch, metrics)
             if validation is None:
                 continue
             if metrics["val_macro_f1"] > best_score:
                 best_score, waited, self.best_epoch_ = metrics["val_macro_f1"], 0, epoch
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                best_state = [{k: v.detach().to("cpu", copy=True) for k, v in m.state_dict().items()}
+                              for m in (model, head)]
             else:
                 waited += 1
                 if waited >= p.patience:
                     break
         if best_state is not None:
-            model.load_state_dict(best_state)
+            model.load_state_dict(best_state[0])
+            head.load_state_dict(best_state[1])
         model.eval()
-        return self
 
-    def _tokenised(self, texts, Y):
-        """A ``datasets.Dataset`` of token ids (unpadded: each batch is padded on the fly) and float labels."""
-        from datasets import Dataset
+        def reference(sentences):  # torch's pooled vectors, tokenised by transformers, for the export check
+            from models.encoder import torch_outputs
 
-        def tokenize(batch):
-            return self.tokenizer_(batch["text"], truncation=True, max_length=self.params.max_length)
+            return torch_outputs(model, tokenizer, sentences, p.max_length, p.batch_size)
 
-        with _no_datasets_progress():
-            data = Dataset.from_dict({"text": texts, "labels": Y.astype(np.float32).tolist()})
-            return data.map(tokenize, batched=True, remove_columns=["text"])
+        self.encoder_ = export_onnx(model, folder / TOKENIZER_FILE, p.max_length, p.batch_size, reference=reference)
+        self.coef_ = head.weight.detach().cpu().double().numpy()
+        self.intercept_ = head.bias.detach().cpu().double().numpy()
 
-    def _parameter_groups(self, model):
-        """AdamW groups: encoder and head at their own learning rates; no decay on biases and LayerNorms."""
-        p = self.params
-        groups = []
-        for module, lr in ((model.encoder, p.learning_rate), (model.head, p.head_learning_rate)):
-            named = [(n, w) for n, w in module.named_parameters() if w.requires_grad]
-            plain = [w for n, w in named if w.ndim < 2]  # biases and LayerNorm weights
-            groups += [{"params": [w for n, w in named if w.ndim >= 2], "lr": lr, "weight_decay": p.weight_decay},
-                       {"params": plain, "lr": lr, "weight_decay": 0.0}]
-        return [g for g in groups if g["params"]]
+    def _batches(self, data, doc_ids):
+        """Batches of row indices: similar lengths (less padding) or, with context, whole readouts."""
+        import torch
+        from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    def predict_proba(self, texts):
-        from models.encoder import torch_outputs
+        generator = torch.Generator().manual_seed(self.seed)
+        size = self.params.batch_size
+        if self.params.context.enabled:
+            return ReadoutBatches(doc_ids, size, generator)
+        sampler = LengthGroupedSampler(size, lengths=[len(ids) for ids in data["input_ids"]], generator=generator)
+        return torch.utils.data.BatchSampler(sampler, size, drop_last=False)
 
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self.n_labels_))
-        if getattr(self, "runtime_", None) is not None:  # loaded from disk: onnxruntime, no torch
-            logits = self.runtime_(texts)
-        else:  # just trained: the torch model
-            logits = torch_outputs(self.model_, self.tokenizer_, texts, self.params.max_length, self.params.batch_size)
-        return sigmoid(logits)
 
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "params.json").write_text(json.dumps({"seed": self.seed, **self.params.model_dump(mode="json")}))
-        runtime = self._export() if getattr(self, "runtime_", None) is None else self.runtime_
-        runtime.save(folder)
+class ReadoutBatches:
+    """Batch sampler: readouts in a fresh random order each epoch, packed whole into batches of
+    about ``batch_size`` sentences (a longer readout is a batch of its own)."""
 
-    def _export(self) -> OnnxEncoder:
-        """The trained model as ONNX, checked against torch (tokenised by transformers) on a few sentences."""
-        from models.encoder import TOKENIZER_FILE, export_onnx, locate_encoder, torch_outputs
+    def __init__(self, doc_ids, batch_size: int, generator):
+        self.generator, self.batch_size = generator, batch_size
+        self.readouts: dict = {}
+        for i, doc in enumerate(doc_ids):
+            self.readouts.setdefault(doc if doc is not None else ("row", i), []).append(i)
+        self.readouts = list(self.readouts.values())
 
-        p = self.params
+    def __iter__(self):
+        import torch
 
-        def reference(texts):
-            return torch_outputs(self.model_, self.tokenizer_, texts, p.max_length, p.batch_size)
+        batch: list[int] = []
+        for k in torch.randperm(len(self.readouts), generator=self.generator).tolist():
+            members = self.readouts[k]
+            if batch and len(batch) + len(members) > self.batch_size:
+                yield batch
+                batch = []
+            batch = batch + members
+        if batch:
+            yield batch
 
-        return export_onnx(self.model_, locate_encoder(p.encoder) / TOKENIZER_FILE, p.max_length, p.batch_size,
-                           reference=reference)
+    def __len__(self) -> int:  # the scheduler's step count; packing makes it nearly exact
+        return max(1, round(sum(map(len, self.readouts)) / self.batch_size))
 
-    @classmethod
-    def load(cls, folder: Path) -> Finetune:
-        model = cls(**json.loads((folder / "params.json").read_text()))
-        model.runtime_ = OnnxEncoder.load(folder, model.params.batch_size)
-        model.n_labels_ = model.runtime_.output_size
-        return model
+
+def _tokenised(tokenizer, texts, Y, max_length: int):
+    """A ``datasets.Dataset`` of token ids (unpadded: each batch is padded on the fly), float labels
+    and each row's index (to find its readout)."""
+    from datasets import Dataset
+
+    def tokenize(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=max_length)
+
+    with _no_datasets_progress():
+        data = Dataset.from_dict({"text": texts, "labels": Y.astype(np.float32).tolist(), "row": list(range(len(texts)))})
+        return data.map(tokenize, batched=True, remove_columns=["text"])
+
+
+def _parameter_groups(encoder, head, p: FinetuneParams):
+    """AdamW groups: encoder and head at their own learning rates; no decay on biases and LayerNorms."""
+    groups = []
+    for module, lr in ((encoder, p.learning_rate), (head, p.head_learning_rate)):
+        named = [(n, w) for n, w in module.named_parameters() if w.requires_grad]
+        plain = [w for n, w in named if w.ndim < 2]  # biases and LayerNorm weights
+        groups += [{"params": [w for n, w in named if w.ndim >= 2], "lr": lr, "weight_decay": p.weight_decay},
+                   {"params": plain, "lr": lr, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
 
 
 @contextmanager

@@ -1,14 +1,50 @@
-"""The head of the families that fit logistic regression on fixed features (TF-IDF, frozen
-embeddings): one binary model per label, kept as plain arrays (coef, intercept), scored with a sigmoid.
+"""Families that score a linear head over per-sentence features: TF-IDF n-grams, frozen
+embeddings, or a fine-tuned encoder's pooled output. The head sees each sentence's features
+beside the mean features of its neighbours (``models.context``), one logistic score per label.
+
+Serving is the same for all of them: features -> context -> ``sigmoid(X @ coef_.T + intercept_)``;
+the head is kept as plain arrays in ``head.npz`` (read with ``allow_pickle=False``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from abc import abstractmethod
+from pathlib import Path
 
 import numpy as np
 
-from models.base import EpochCallback, macro_f1, mean_log_loss
+from models.base import Classifier, sigmoid
+from models.context import with_context
+from models.scoring import mean_log_loss
+
+HEAD_FILE = "head.npz"
+
+
+class LinearHeadClassifier(Classifier):
+    @abstractmethod
+    def _features(self, texts: list[str]):
+        """Per-sentence features (sparse or dense), one row per text, no context."""
+
+    def context_features(self, texts: list[str], doc_ids):
+        return with_context(self._features(texts), doc_ids, self.params.context)
+
+    def _predict_proba(self, texts, doc_ids):
+        return sigmoid(self.context_features(texts, doc_ids) @ self.coef_.T + self.intercept_)
+
+    def _fit_head(self, X, Y, doc_ids, validation, on_epoch, C: float, class_weight, max_iter: int = 2000) -> None:
+        """A closed-form fit on features ``X``, reported as one epoch like the iterative families."""
+        X = with_context(X, doc_ids, self.params.context)
+        self.coef_, self.intercept_ = fit_linear_head(X, Y, C, class_weight, self.seed, max_iter)
+        if on_epoch is not None:
+            train_loss = mean_log_loss(Y, sigmoid(X @ self.coef_.T + self.intercept_))
+            on_epoch(1, self.epoch_metrics(train_loss, validation))
+
+    def _save_head(self, folder: Path) -> None:
+        np.savez(folder / HEAD_FILE, coef=self.coef_, intercept=self.intercept_)
+
+    def _load_head(self, folder: Path) -> None:
+        with np.load(folder / HEAD_FILE, allow_pickle=False) as arrays:
+            self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
 
 
 def fit_linear_head(X, Y: np.ndarray, C: float, class_weight, seed: int,
@@ -34,15 +70,3 @@ def fit_linear_head(X, Y: np.ndarray, C: float, class_weight, seed: int,
                                   **solver).fit(X, Y[:, j])
         coef[j], intercept[j] = head.coef_[0], head.intercept_[0]
     return coef, intercept
-
-
-def report_single_epoch(predict_proba: Callable[[Sequence[str]], np.ndarray], texts, Y: np.ndarray,
-                        validation, on_epoch: EpochCallback | None) -> None:
-    """A closed-form fit reported as one epoch, with the metrics the iterative families report."""
-    if on_epoch is None:
-        return
-    metrics = {"train_loss": mean_log_loss(Y, predict_proba(texts))}
-    if validation is not None:
-        Y_val, P_val = np.asarray(validation[1]), predict_proba(validation[0])
-        metrics |= {"val_loss": mean_log_loss(Y_val, P_val), "val_macro_f1": macro_f1(Y_val, P_val)}
-    on_epoch(1, metrics)

@@ -1,7 +1,8 @@
 """The servable model: a fitted family classifier + its label order + per-label thresholds.
 
 Saved as one folder (``tagger.json`` + ``classifier/``). This folder is what MLflow logs and
-registers, and what ``readout tag`` loads: one artefact for every consumer.
+registers, what ``readout tag`` loads and what the pyfunc wraps: one artefact, one ``predict``,
+for every consumer.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from models import FAMILIES
 from models.base import Classifier
 
-FORMAT_VERSION = 2  # 2: TF-IDF served by models.tfidf_linear.Featurizer
+FORMAT_VERSION = 3  # 3: params.json holds typed params + context; encoder families keep the head in head.npz
 MANIFEST = "tagger.json"
 
 
@@ -38,16 +39,21 @@ class Tagger:
         self.labels = list(labels)
         self.thresholds_ = np.asarray(thresholds, dtype=np.float64)
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.classifier.predict_proba(list(texts))
+    @property
+    def context(self):
+        return self.classifier.params.context
+
+    def predict_proba(self, texts: Sequence[str], doc_ids: Sequence[str | None] | None = None) -> np.ndarray:
+        """Rows sharing a ``doc_id`` are one readout in reading order; None (or no doc_ids): alone."""
+        return self.classifier.predict_proba(list(texts), doc_ids)
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
         """0/1 decisions: a label is on when its probability reaches its own threshold."""
         return (proba >= self.thresholds_).astype(int)
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+    def predict(self, texts: Sequence[str], doc_ids: Sequence[str | None] | None = None) -> list[Prediction]:
         texts = list(texts)
-        proba = self.predict_proba(texts) if texts else np.zeros((0, len(self.labels)))
+        proba = self.predict_proba(texts, doc_ids)
         on = self.decide(proba).astype(bool).tolist()
         labels = self.labels
         return [

@@ -23,13 +23,14 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from models.base import Classifier, Params, sigmoid
-from models.linear_head import fit_linear_head, report_single_epoch
+from models.base import Params
+from models.linear_head import LinearHeadClassifier
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 
 
 class TfidfLinearParams(Params):
+    family: Literal["tfidf_linear"] = "tfidf_linear"
     word_ngrams: tuple[int, int] = (1, 2)
     # Character n-grams within words catch spelling and inflection variants (defence/defense,
     # invest/investment): on the real seed sentences they lift macro-F1 from ~0.66 to ~0.88.
@@ -42,15 +43,16 @@ class TfidfLinearParams(Params):
     max_iter: int = Field(2000, ge=10)
 
 
-class TfidfLinear(Classifier):
+class TfidfLinear(LinearHeadClassifier):
     name = "tfidf_linear"
     Params = TfidfLinearParams
+    run_name_keys = {"C": "C", "class_weight": "cw"}
 
-    def fit(self, texts, Y, validation=None, on_epoch=None):
+    def _fit(self, texts, Y, doc_ids, validation, on_epoch):
         import scipy.sparse as sp
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        texts, Y, p = list(texts), np.asarray(Y), self.params
+        p = self.params
         common = {"min_df": p.min_df, "max_features": p.max_features, "sublinear_tf": p.sublinear_tf,
                   "strip_accents": "unicode", "dtype": np.float32}
         vectorizers = [TfidfVectorizer(ngram_range=p.word_ngrams, **common)]
@@ -58,35 +60,25 @@ class TfidfLinear(Classifier):
             vectorizers.append(TfidfVectorizer(analyzer="char_wb", ngram_range=p.char_ngrams, **common))
         X = sp.hstack([v.fit_transform(texts) for v in vectorizers], format="csr")
         self.featurizers_ = [Featurizer.from_sklearn(v) for v in vectorizers]
-        self.coef_, self.intercept_ = fit_linear_head(X, Y, p.C, p.class_weight, self.seed, p.max_iter)
-        report_single_epoch(self.predict_proba, texts, Y, validation, on_epoch)
-        return self
+        self._fit_head(X, Y, doc_ids, validation, on_epoch, p.C, p.class_weight, p.max_iter)
 
-    def features(self, texts):
+    def _features(self, texts):
         import scipy.sparse as sp
 
         blocks = [f.transform(texts) for f in self.featurizers_]
         return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
 
-    def predict_proba(self, texts):
-        return sigmoid(self.features(list(texts)) @ self.coef_.T + self.intercept_)
-
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "params.json").write_text(json.dumps({"seed": self.seed, **self.params.model_dump(mode="json")}))
+    def _save(self, folder: Path) -> None:
         settings = [f.settings() for f in self.featurizers_]
         (folder / "vocabularies.json").write_text(json.dumps(settings, ensure_ascii=False))
-        arrays = {f"idf_{i}": f.idf for i, f in enumerate(self.featurizers_)}
-        np.savez_compressed(folder / "weights.npz", coef=self.coef_, intercept=self.intercept_, **arrays)
+        np.savez_compressed(folder / "idf.npz", **{f"idf_{i}": f.idf for i, f in enumerate(self.featurizers_)})
+        self._save_head(folder)
 
-    @classmethod
-    def load(cls, folder: Path) -> TfidfLinear:
-        model = cls(**json.loads((folder / "params.json").read_text()))
+    def _load(self, folder: Path) -> None:
         settings = json.loads((folder / "vocabularies.json").read_text())
-        with np.load(folder / "weights.npz", allow_pickle=False) as arrays:
-            model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
-            model.featurizers_ = [Featurizer(idf=arrays[f"idf_{i}"], **s) for i, s in enumerate(settings)]
-        return model
+        with np.load(folder / "idf.npz", allow_pickle=False) as arrays:
+            self.featurizers_ = [Featurizer(idf=arrays[f"idf_{i}"], **s) for i, s in enumerate(settings)]
+        self._load_head(folder)
 
 
 class Featurizer:

@@ -5,7 +5,7 @@ import pytest
 from training.config import load_config
 from training.errors import ReadoutError
 
-from conftest import ROOT, write_config
+from helpers import ROOT, write_config
 
 
 def test_shipped_tfidf_config_is_valid():
@@ -13,7 +13,7 @@ def test_shipped_tfidf_config_is_valid():
     assert config.family == "tfidf_linear"
     assert config.data.labels == ["trade", "energy", "defence", "culture"]
     # Defaults are filled in, so the resolved config that gets logged is complete.
-    assert config.model["max_iter"] == 2000
+    assert config.model.max_iter == 2000
     assert config.flat()["model.C"] == 4.0
     assert config.flat()["data.split.validation"] == 0.15
 
@@ -74,7 +74,7 @@ def test_missing_data_file_is_found_before_training(tmp_path):
 
 def test_dotted_override_changes_one_value(tiny_config):
     config = load_config(tiny_config, ["model.C=0.5", "seed=7"])
-    assert config.model["C"] == 0.5 and config.seed == 7
+    assert config.model.C == 0.5 and config.seed == 7
 
 
 def test_bad_override_value_is_validated_like_the_file(tiny_config):
@@ -87,7 +87,7 @@ def test_sweep_expands_to_one_valid_config_per_combination(tmp_path, tiny_data):
                                       sweep={"model.C": [1, 2], "model.class_weight": [None, "balanced"]}))
     combos = config.combinations()
     assert len(combos) == 4
-    assert {(c.model["C"], c.model["class_weight"]) for c in combos} == {(1, None), (1, "balanced"),
+    assert {(c.model.C, c.model.class_weight) for c in combos} == {(1, None), (1, "balanced"),
                                                                          (2, None), (2, "balanced")}
 
 
@@ -101,3 +101,36 @@ def test_sweep_over_data_or_seed_is_rejected(tmp_path, tiny_data, key):
     # Children share one loaded split, so a sweep may only vary the model and thresholds.
     config = write_config(tmp_path / "c.yaml", tiny_data, sweep={key: [1, 2]})
     assert "only model.* and thresholds.* keys can be swept" in _error(config)
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "{}\n"])
+def test_empty_config_is_an_error_not_a_training_with_every_default(tmp_path, text):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    assert "the config is empty" in _error(path)
+
+
+def test_schema_defaults_are_the_shipped_default_config():
+    from training.config import Config
+
+    shipped = load_config(ROOT / "configs" / "default.yaml")
+    assert Config().model == shipped.model and Config().model.family == "finetune"
+
+
+def test_model_section_is_the_typed_params_of_its_family(tmp_path, tiny_data):
+    from models.finetune import FinetuneParams
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data: {{path: {tiny_data}, split_field: null}}\nmodel: {{family: finetune, epochs: 2}}\n")
+    config = load_config(path)
+    assert isinstance(config.model, FinetuneParams) and config.model.epochs == 2
+    # A key of another family is unknown for this one, with the family named.
+    path.write_text(f"data: {{path: {tiny_data}, split_field: null}}\nmodel: {{family: finetune, C: 2}}\n")
+    assert "unknown key 'model.C' for family 'finetune'" in _error(path)
+
+
+def test_context_keys_are_checked_like_any_other(tmp_path, tiny_data):
+    config = write_config(tmp_path / "c.yaml", tiny_data, model={"context": {"befor": 1}})
+    assert "unknown key 'model.context.befor'" in _error(config) and "model.context.before" in _error(config)
+    config = write_config(tmp_path / "d.yaml", tiny_data, model={"context": {"before": -1}})
+    assert "model.context.before" in _error(config)

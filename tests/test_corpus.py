@@ -8,7 +8,7 @@ import pytest
 from training.config import DEFAULT_LABELS, DataConfig
 from training.data import read_rows
 
-from conftest import CORPUS
+from helpers import CORPUS
 
 
 @pytest.fixture(scope="module")

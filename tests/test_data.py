@@ -8,7 +8,7 @@ from training.config import DataConfig
 from training.data import load_data, read_rows
 from training.errors import ReadoutError
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 
 
 def _error(path, **config):

@@ -111,7 +111,7 @@ FAMILY_PARAMS = {
 def test_family_trains_registers_and_serves(tmp_path, tiny_encoder, family, monkeypatch):
     from models import FAMILIES
     from training.config import load_config
-    from training.predict import load_tagger, resolve_model
+    from training.references import load_tagger, resolve_model
     from training.train import train
 
     # Keep the classifier that train() fits, to compare with the one loaded back from the registry.

@@ -12,12 +12,8 @@ import json
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,39 +21,17 @@ import pytest
 from training.config import load_config
 from training.train import HEADLINE, train
 
-from conftest import TOY_SENTENCES
+from helpers import (READOUT, ROOT, TOY_SPLIT, free_port, port_open, processes_serving, run_cli, wait_until_up,
+                     write_config, write_toy_data)
 
-ROOT = Path(__file__).resolve().parents[1]
-READOUT = Path(sys.executable).with_name("readout")  # the console script installed in this venv
 MODEL = "readout-tagger"
 SWEEP_C = [0.1, 2.0]  # 2.0 scores higher on this data: the best child is not the first one
 SINGLE_C = 0.25  # trained after the sweep; scores between the two children
-SERVER_START_TIMEOUT_S = 60
-
-SENTENCES = TOY_SENTENCES
 
 
-def write_config(folder: Path, tracking_uri: str) -> Path:
-    data = folder / "readouts.jsonl"
-    data.write_text("".join(json.dumps({"text": text, "labels": labels, "doc_id": doc}) + "\n"
-                            for doc, text, labels in SENTENCES), encoding="utf-8")
-    config = folder / "sweep.yaml"
-    config.write_text(
-        "experiment: readout-tagger\n"
-        "seed: 13\n"
-        "data:\n"
-        f"  path: {json.dumps(str(data))}\n"
-        "  split_field: null\n"
-        "  split: {validation: 0.25, test: 0.25}\n"
-        "model:\n"
-        "  family: tfidf_linear\n"
-        "tracking:\n"
-        f"  uri: {json.dumps(tracking_uri)}\n"
-        f"  registered_model: {MODEL}\n"
-        "sweep:\n"
-        f"  model.C: {json.dumps(SWEEP_C)}\n",
-        encoding="utf-8")
-    return config
+def write_sweep_config(folder: Path, tracking_uri: str) -> Path:
+    return write_config(folder / "sweep.yaml", write_toy_data(folder / "readouts.jsonl"), tracking_uri,
+                        data=TOY_SPLIT, tracking={"registered_model": MODEL}, sweep={"model.C": SWEEP_C})
 
 
 @pytest.fixture(scope="module")
@@ -65,17 +39,12 @@ def sweep_store(tmp_path_factory):
     """One store for the module: the sweep's result, the plain run's result, and the URI."""
     folder = tmp_path_factory.mktemp("store")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    config = write_config(folder, uri)
+    config = write_sweep_config(folder, uri)
     sweep = train(load_config(config), run_name="sweep C")
     # A plain run (no sweep), registered under another name so the sweep's registry stays its own.
     plain = ["sweep={}", f"model.C={SINGLE_C}", f"tracking.registered_model={MODEL}-single"]
     single = train(load_config(config, plain), run_name=f"single C={SINGLE_C}")
     return {"uri": uri, "sweep": sweep, "single": single, "folder": folder}
-
-
-def readout(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    assert READOUT.is_file(), f"no readout console script at {READOUT}: pip install -e ."
-    return subprocess.run([str(READOUT), *args], capture_output=True, text=True, timeout=120, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------- sweep
@@ -85,7 +54,7 @@ def test_shipped_sweep_config_expands_to_six_variants_of_the_tfidf_config(monkey
     default = load_config("configs/tfidf.yaml")
     sweep = load_config("configs/sweep-tfidf.yaml")
     combos = sweep.combinations()
-    assert [(c.model["C"], list(c.model["word_ngrams"])) for c in combos] == [
+    assert [(c.model.C, list(c.model.word_ngrams)) for c in combos] == [
         (C, ngrams) for C in (1.0, 4.0, 16.0) for ngrams in ([1, 1], [1, 2])]
     for combo in combos:  # apart from the swept keys, every child is the tfidf config
         differs = {k for k, v in combo.flat().items() if default.flat()[k] != v}
@@ -121,8 +90,8 @@ def test_sweep_logs_parent_with_one_child_per_value_and_registers_only_the_best(
 # ------------------------------------------------------------------------------------ readout runs
 
 def test_readout_runs_json_lists_runs_best_first(sweep_store):
-    done = readout("runs", "--format", "json", "--tracking-uri", sweep_store["uri"])
-    assert done.returncode == 0, done.stderr
+    done = run_cli("runs", "--format", "json", "--tracking-uri", sweep_store["uri"])
+    assert done.returncode == 0, done.stderr.decode()
     rows = json.loads(done.stdout)
 
     sweep, single = sweep_store["sweep"], sweep_store["single"]
@@ -141,36 +110,6 @@ def test_readout_runs_json_lists_runs_best_first(sweep_store):
 
 # -------------------------------------------------------------------------------------- readout ui
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def processes_serving(port: int) -> dict[int, str]:
-    """Live mlflow/uvicorn processes started for this port: pid -> command line."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            state = next((line for line in (entry / "status").read_text().splitlines()
-                          if line.startswith("State:")), "")
-        except OSError:
-            continue
-        command = b" ".join(argv)
-        if b"--port" in argv and str(port).encode() in argv and b"mlflow" in command and "zombie" not in state:
-            found[int(entry.name)] = command.decode(errors="replace")
-    return found
-
-
 def read_line(stream, timeout: float) -> str:
     ready, _, _ = select.select([stream], [], [], timeout)
     return stream.readline() if ready else ""
@@ -182,30 +121,23 @@ WITH_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_
                "os.execv(sys.argv[1], sys.argv[1:])")
 
 
-def test_readout_ui_serves_the_store_and_stops_cleanly_on_ctrl_c(sweep_store):
-    assert READOUT.is_file(), f"no readout console script at {READOUT}: pip install -e ."
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_readout_ui_opens_on_the_runs_and_stops_cleanly(sweep_store, stop_signal):
+    """Ctrl-C, `kill` or a process manager: however the command ends, its server ends with it."""
     port = free_port()
     command = [str(READOUT), "ui", "--port", str(port), "--tracking-uri", sweep_store["uri"]]
     process = subprocess.Popen([sys.executable, "-c", WITH_SIGINT, *command], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=sweep_store["folder"])
     try:
         announced = read_line(process.stdout, 60)
-        assert f"http://127.0.0.1:{port}" in announced, (announced, process.poll())
+        # The printed link goes straight to the runs table of the experiment.
+        runs_page = f"http://127.0.0.1:{port}/#/experiments/{sweep_store['sweep'].experiment_id}/runs"
+        assert runs_page in announced, (announced, process.poll())
         assert sweep_store["uri"] in announced
-
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            assert process.poll() is None, process.stderr.read()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                    assert response.status == 200 and response.read().strip() == b"OK"
-                    break
-            except (urllib.error.URLError, OSError):
-                assert time.monotonic() < deadline, f"no answer on /health within {SERVER_START_TIMEOUT_S} s"
-                time.sleep(0.25)
+        assert wait_until_up(process, port).strip() == b"OK"
         assert processes_serving(port), "the server runs in processes of its own"
 
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         out, err = process.communicate(timeout=30)
         still_open, left = port_open(port), processes_serving(port)
     finally:
@@ -217,5 +149,5 @@ def test_readout_ui_serves_the_store_and_stops_cleanly_on_ctrl_c(sweep_store):
 
     assert process.returncode == 0, err
     assert "stopped" in out
-    assert not still_open, f"port {port} still open after Ctrl-C"
-    assert left == {}, f"mlflow server processes left running after Ctrl-C: {left}"
+    assert not still_open, f"port {port} still open after {stop_signal.name}"
+    assert left == {}, f"mlflow server processes left running after {stop_signal.name}: {left}"

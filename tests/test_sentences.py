@@ -6,7 +6,7 @@ import pytest
 
 from training.sentences import split_sentences
 
-from conftest import SHARED
+from helpers import SHARED
 
 
 @pytest.mark.skipif(not (SHARED / "seeds").is_dir(), reason="../shared/seeds not beside the project")

@@ -8,7 +8,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from models.tfidf_linear import Featurizer, TfidfLinear
 
-from conftest import CORPUS
+from helpers import CORPUS
 
 TEXTS = [json.loads(line)["text"] for line in CORPUS.read_text(encoding="utf-8").splitlines()[:600]]
 ODD = ["", "a", "Café   naïve\tTAB", "U.S.-led «talks»", "I", "ÉNERGIE"]
@@ -28,7 +28,7 @@ def test_featurizer_builds_the_matrix_scikit_learn_builds(analyzer, ngrams):
 
 def test_save_and_load_give_the_same_probabilities(tmp_path):
     Y = np.array([[("trade" in t.lower()), ("gas" in t.lower() or "oil" in t.lower())] for t in TEXTS], dtype=int)
-    model = TfidfLinear(seed=1, char_ngrams=(2, 4), C=2.0).fit(TEXTS, Y)
+    model = TfidfLinear(TfidfLinear.Params(char_ngrams=(2, 4), C=2.0), seed=1).fit(TEXTS, Y)
     model.save(tmp_path / "m")
     loaded = TfidfLinear.load(tmp_path / "m")
     assert loaded.params == model.params and loaded.seed == 1

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from training.config import load_config
-from training.predict import load_tagger
+from training.references import load_tagger
 from training.train import train
 
-from conftest import READOUT, write_config
+from helpers import READOUT, write_config
 
 SENTENCES = [
     "The two sides agreed to expand bilateral trade and cut tariffs on farm exports.",
@@ -69,9 +69,11 @@ def test_mlflow_pyfunc_serves_the_same_artefact_as_the_cli(run):
     pyfunc = mlflow.pyfunc.load_model("models:/readout-tagger@champion")
     served = pyfunc.predict(pd.DataFrame({"text": SENTENCES}))
     tagger = load_tagger("models:/readout-tagger@champion", store)
-    np.testing.assert_allclose(served[tagger.labels].to_numpy(), tagger.predict_proba(SENTENCES), atol=1e-9)
-    assert served["labels"].tolist() == [";".join(p.labels) for p in tagger.predict(SENTENCES)]
-    assert pyfunc.metadata.get_input_schema().input_names() == ["text"]
+    predictions = tagger.predict(SENTENCES)
+    assert served[tagger.labels].to_dict("records") == [p.scores for p in predictions]
+    np.testing.assert_allclose(served[tagger.labels].to_numpy(), tagger.predict_proba(SENTENCES), atol=1e-4)
+    assert served["labels"].tolist() == [";".join(p.labels) for p in predictions]
+    assert pyfunc.metadata.get_input_schema().input_names() == ["text", "doc_id"]
 
 
 def test_same_config_and_seed_give_the_same_metrics(tiny_config, store):
@@ -105,7 +107,9 @@ def test_interrupted_training_is_killed_and_registers_nothing(tiny_config, store
 def test_failed_registration_leaves_no_version(tiny_config, store):
     # An alias name MLflow refuses fails after the version is created: it must be rolled back.
     config = load_config(tiny_config, ["tracking.alias=bad alias!", "tracking.promote=always"])
-    with pytest.raises(Exception):
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException, match="alias"):
         train(config, tracking_uri=store)
     client = mlflow.MlflowClient(store)
     assert client.search_model_versions("name='readout-tagger'") == []
@@ -126,7 +130,7 @@ def test_two_trainings_started_at_once_on_a_new_store_both_succeed(tmp_path, tin
 def test_model_runs_in_a_process_without_network_or_torch(run, tmp_path):
     result, store = run
     code = (
-        "import sys; from training.predict import load_tagger;"
+        "import sys; from training.references import load_tagger;"
         f"t = load_tagger('models:/readout-tagger@champion', {store!r});"
         "print(t.predict(['Oil and gas exports rose.'])[0].labels);"
         "assert 'torch' not in sys.modules and 'mlflow' not in sys.modules, 'heavy import on the tag path'"
@@ -134,3 +138,34 @@ def test_model_runs_in_a_process_without_network_or_torch(run, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "energy" in out.stdout
+
+
+def test_promote_if_better_moves_the_alias_only_for_a_better_run(tmp_path):
+    from helpers import TOY_SPLIT, write_toy_data
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = write_config(tmp_path / "c.yaml", write_toy_data(tmp_path / "toy.jsonl"), store, data=TOY_SPLIT)
+    weak = train(load_config(config, ["model.C=0.1"]), tracking_uri=store)  # first: takes the alias
+    better = train(load_config(config, ["model.C=2", "tracking.promote=if_better"]), tracking_uri=store)
+    worse = train(load_config(config, ["model.C=0.1", "tracking.promote=if_better"]), tracking_uri=store)
+    assert better.best.metrics["val_macro_f1"] > weak.best.metrics["val_macro_f1"]
+    assert (weak.promoted, better.promoted, worse.promoted) == (True, True, False)
+    client = mlflow.MlflowClient(store)
+    assert int(client.get_model_version_by_alias("readout-tagger", "champion").version) == better.version == 2
+
+
+def test_promote_never_registers_without_the_alias(tiny_config, store):
+    result = train(load_config(tiny_config, ["tracking.promote=never"]), tracking_uri=store)
+    client = mlflow.MlflowClient(store)
+    assert result.version == 1 and not result.promoted
+    assert client.get_registered_model("readout-tagger").aliases == {}
+
+
+def test_threshold_tolerance_from_the_config_is_applied(tiny_config, store):
+    # Every grid threshold is within 0.99 of the best F1, so each label takes the preferred 0.5.
+    wide = train(load_config(tiny_config, ["thresholds.tolerance=0.99"]), tracking_uri=store)
+    strict = train(load_config(tiny_config, ["thresholds.tolerance=0"]), tracking_uri=store)
+    assert set(wide.best.thresholds.values()) == {0.5}
+    assert set(strict.best.thresholds.values()) != {0.5}
+    client = mlflow.MlflowClient(store)
+    assert client.get_run(wide.best.run_id).data.params["thresholds.tolerance"] == "0.99"

@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:  # when run as a script
 
 from training.train import HEADLINE  # noqa: E402  (val_macro_f1: the metric read off the page)
 
-from conftest import TOY_SENTENCES  # noqa: E402  (tests/ is on sys.path under pytest and as a script)
+from helpers import TOY_SPLIT, free_port, wait_until_up, write_config, write_toy_data  # noqa: E402  (tests/ is on sys.path)
 
 CHROMIUM_BINARIES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # Headless, offline-quiet: no sandbox (root in CI), no GPU, and no background traffic of Chromium's
@@ -60,7 +60,6 @@ SERVER_START_TIMEOUT_S = 60
 RUN_NAMES = ("tfidf_linear C=0.1", "tfidf_linear C=2")
 OVERRIDES = (["model.C=0.1"], ["model.C=2"])
 
-SENTENCES = TOY_SENTENCES
 
 
 def find_chromium() -> str | None:
@@ -69,55 +68,6 @@ def find_chromium() -> str | None:
         if path:
             return path
     return None
-
-
-def write_dataset(folder: Path) -> Path:
-    path = folder / "readouts.jsonl"
-    with path.open("w", encoding="utf-8") as handle:
-        for doc_id, text, labels in SENTENCES:
-            handle.write(json.dumps({"text": text, "labels": labels, "doc_id": doc_id}) + "\n")
-    return path
-
-
-def write_config(folder: Path, data_path: Path, tracking_uri: str) -> Path:
-    path = folder / "config.yaml"
-    path.write_text(
-        "experiment: readout-tagger\n"
-        "seed: 13\n"
-        "data:\n"
-        f"  path: {json.dumps(str(data_path))}\n"
-        "  split_field: null\n"
-        "  split: {validation: 0.25, test: 0.25}\n"  # 15 / 10 / 9 sentences: C=0.1 and C=2 score apart
-        "model:\n"
-        "  family: tfidf_linear\n"
-        "tracking:\n"
-        f"  uri: {json.dumps(tracking_uri)}\n",
-        encoding="utf-8")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(process: subprocess.Popen, port: int, timeout: float = SERVER_START_TIMEOUT_S) -> None:
-    """Poll ``/health`` until the server answers; fail early if it exits, late if it never answers."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            error = process.stderr.read() if process.stderr else ""
-            raise RuntimeError(f"the MLflow UI exited with code {process.returncode}: {error[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the MLflow UI did not answer on port {port} within {timeout:.0f} s")
-        time.sleep(0.25)
 
 
 def compare_runs_url(port: int, run_ids: list[str], experiment_ids: list[str]) -> str:
@@ -339,6 +289,16 @@ def view_compare_page(binary: str, url: str, run_names: list[str], screenshot_pa
     return PageView(text=text, metric_row=row, requested=requested)
 
 
+def first_view(binary: str, url: str, run_names: list[str]) -> str:
+    """The visible text of ``url`` once every run name is on the page (what a user first sees)."""
+    with DevTools(binary) as browser:
+        browser.call("Page.navigate", url=url)
+        names = json.dumps(run_names)
+        browser.wait_for(f"{names}.every(n => document.body && document.body.innerText.includes(n))",
+                         "the names of the runs")
+        return browser.evaluate("document.body.innerText")
+
+
 def format_metric(value: float) -> str:
     """A metric as the MLflow UI prints it (``Utils.formatMetric``: ``Math.round`` to 3 decimals
     below 10, 2 below 100, else 1; JavaScript's shortest number text)."""
@@ -361,6 +321,7 @@ def format_metric(value: float) -> str:
 @dataclass
 class ComparedRuns:
     url: str
+    runs_url: str  # the link `readout ui` prints
     run_names: list[str]
     run_ids: list[str]
     metrics: list[dict[str, float]]
@@ -370,8 +331,8 @@ def train_two_runs(folder: Path):
     from training.config import load_config
     from training.train import train
 
-    data = write_dataset(folder)
-    config_path = write_config(folder, data, f"sqlite:///{folder / 'mlflow.db'}")
+    data = write_toy_data(folder / "readouts.jsonl")
+    config_path = write_config(folder / "config.yaml", data, f"sqlite:///{folder / 'mlflow.db'}", data=TOY_SPLIT)
     return [train(load_config(config_path, overrides), run_name=name) for name, overrides in zip(RUN_NAMES, OVERRIDES)]
 
 
@@ -387,6 +348,7 @@ def compared_runs(folder: Path) -> Iterator[ComparedRuns]:
         wait_until_up(process, port)
         runs = [r.best for r in results]
         yield ComparedRuns(url=compare_runs_url(port, [r.run_id for r in runs], [results[0].experiment_id]),
+                           runs_url=ui.runs_url(results[0].tracking_uri, port, "readout-tagger"),
                            run_names=[r.run_name for r in runs], run_ids=[r.run_id for r in runs],
                            metrics=[r.metrics for r in runs])
     finally:
@@ -406,7 +368,13 @@ def test_compare_runs_page_shows_both_runs_and_their_metrics(chromium, tmp_path)
     shot = tmp_path / "compare-runs.png"
     with compared_runs(tmp_path) as compared:
         page = view_compare_page(chromium, compared.url, compared.run_names, screenshot_path=shot)
+        landing = first_view(chromium, compared.runs_url, compared.run_names)
 
+    # The link `readout ui` prints opens on the runs table, not on MLflow 3's GenAI overview.
+    assert "/runs" in compared.runs_url
+    assert all(name in landing for name in compared.run_names)
+    assert "Model registry" in landing  # the model-training sidebar ...
+    assert not {"Judges", "Prompts", "Detect issues"} & set(landing.splitlines())  # ... not the GenAI one
     assert compared.run_names == list(RUN_NAMES)
     assert "Comparing 2 Runs" in page.text
     for name, run_id in zip(compared.run_names, compared.run_ids):

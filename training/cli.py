@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError  # Typer vendors click; its class, by type
 
 from training.errors import ReadoutError
-from training.predict import DEFAULT_MODEL  # standard library only: --help stays instant
+from training.outputs import Format  # standard library only: --help stays instant
+from training.references import DEFAULT_MODEL
 
 app = typer.Typer(
     name="readout",
@@ -26,13 +28,6 @@ app = typer.Typer(
 
 TrackingUri = Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow tracking URI "
                         "(default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory).")]
-
-
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
 
 
 class ReportFormat(str, Enum):
@@ -98,33 +93,19 @@ def tag(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Tag sentences, a readout file, or standard input with cooperation areas."""
-    from training.predict import format_predictions, load_tagger, read_input
+    from training.inputs import read_input
+    from training.outputs import format_predictions, print_table
+    from training.references import load_tagger
 
-    sentences, skipped = read_input(texts or [], file, split, sys.stdin)
-    if skipped:
-        _err(f"skipped {skipped} blank line{'s' if skipped > 1 else ''}")
+    given = read_input(texts or [], file, split, sys.stdin)
+    if given.skipped:
+        _err(f"skipped {given.skipped} blank line{'s' if given.skipped > 1 else ''}")
     tagger = load_tagger(model, tracking_uri)
-    predictions = tagger.predict(sentences)
+    predictions = tagger.predict(given.texts, given.doc_ids)
     if fmt is Format.table:
-        _print_table(predictions, tagger)
+        print_table(predictions, tagger)
     else:
-        sys.stdout.write(format_predictions(predictions, tagger.labels, fmt.value))
-
-
-def _print_table(predictions, tagger) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(show_lines=False)
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("sentence", ratio=1, overflow="fold")
-    table.add_column("labels", style="bold")
-    for label, threshold in zip(tagger.labels, tagger.thresholds_):
-        table.add_column(f"{label}\n≥{threshold:.2f}", justify="right")
-    for i, p in enumerate(predictions, start=1):
-        cells = [f"[bold]{p.scores[l]:.2f}[/]" if l in p.labels else f"{p.scores[l]:.2f}" for l in tagger.labels]
-        table.add_row(str(i), p.sentence, ", ".join(p.labels) or "—", *cells)
-    Console().print(table)
+        sys.stdout.write(format_predictions(predictions, tagger.labels, fmt))
 
 
 @app.command()
@@ -134,27 +115,20 @@ def evaluate(
     tracking_uri: TrackingUri = None,
     fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = ReportFormat.table,
 ) -> None:
-    """Score a model on a labelled file with the thresholds stored in the model."""
+    """Score a model on a labelled file (rows sharing a doc_id are one readout) with its thresholds."""
     import json
 
-    from training.config import DataConfig
-    from training.data import binarize, read_rows
-    from training.evaluate import metrics as compute
-    from training.predict import load_tagger
+    from training.evaluate import evaluate_file
+    from training.references import load_tagger
 
-    tagger = load_tagger(model, tracking_uri)
-    rows = read_rows(DataConfig(path=data, labels=tagger.labels, group_field=None, split_field=None))
-    Y = binarize([r["labels"] for r in rows], tagger.labels)
-    decisions = tagger.decide(tagger.predict_proba([r["text"] for r in rows]))
-    scores = {k.removeprefix("eval_"): v for k, v in compute(Y, decisions, tagger.labels, "eval").items()}
-    scores["sentences"] = len(rows)
+    scores = evaluate_file(data, load_tagger(model, tracking_uri))
     if fmt is ReportFormat.json:
         typer.echo(json.dumps(scores, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{model} on {data} ({len(rows)} sentences)")
+    table = Table(title=f"{model} on {data} ({scores['sentences']} sentences)")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in scores.items():
@@ -170,33 +144,24 @@ def promote(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Move an alias (default: champion) to a model version."""
-    from mlflow.exceptions import MlflowException
+    from training.registry import promote as move_alias
 
-    from training import tracking
-
-    uri = tracking.connect(tracking_uri)
-    import mlflow
-
-    client = mlflow.MlflowClient(uri)
-    try:
-        client.get_model_version(name, str(version))
-    except MlflowException:
-        raise ReadoutError(f"no version {version} of model {name!r} at {uri}") from None
-    previous = tracking.alias_version(client, name, alias)
-    client.set_registered_model_alias(name, alias, str(version))
-    was = f" (was version {previous.version})" if previous else ""
+    previous = move_alias(version, name, alias, tracking_uri)
+    was = f" (was version {previous})" if previous is not None else ""
     typer.echo(f"{name}@{alias} -> version {version}{was}")
 
 
 @app.command()
 def ui(
     port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1.")] = 5000,
+    experiment: Annotated[str, typer.Option("--experiment", "-e", help="Experiment whose runs the printed "
+                          "URL opens.")] = "readout-tagger",
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Open the MLflow UI on the run store (one worker, no background job runner)."""
     from training.ui import serve
 
-    serve(tracking_uri, port, announce=typer.echo)
+    serve(tracking_uri, port, experiment, announce=typer.echo)
 
 
 @app.command()
@@ -248,11 +213,10 @@ def main() -> None:
     except (KeyboardInterrupt, typer.Abort):
         _err("interrupted")
         sys.exit(130)
+    except NoArgsIsHelpError:  # `readout` alone: Typer has printed the help; that is success
+        sys.exit(0)
     except typer.TyperException as exc:  # Typer's (vendored) click usage errors: bad option, bad --format...
         ctx = getattr(exc, "ctx", None)
-        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
-            typer.echo(ctx.get_help())
-            sys.exit(0)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         _err(f"error: {' '.join(message.split())}{hint}")

@@ -1,8 +1,10 @@
 """The training config: a YAML file validated strictly before any work starts.
 
 One schema (pydantic) is the single source of truth. Unknown keys are rejected with the closest
-valid key suggested; each model family brings its own parameter schema (``models.FAMILIES``), so
-adding a family never touches this module. ``--set key=value`` overrides one dotted key.
+valid key suggested; the ``model`` section is the union of the families' own parameter schemas
+(``models.ModelParams``, chosen by ``model.family``), so adding a family never touches this module
+and the family receives its typed ``Params``. The defaults are those of ``configs/default.yaml``.
+``--set key=value`` overrides one dotted key.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from models import FAMILIES, family_params
+from models import DEFAULT_FAMILY, FAMILIES, ModelParams, Params
 from training.errors import ReadoutError
 
 DEFAULT_LABELS = ["trade", "energy", "defence", "culture"]
@@ -80,20 +82,20 @@ class Config(_Strict):
     experiment: str = "readout-tagger"
     seed: int = 13
     data: DataConfig = Field(default_factory=DataConfig)
-    model: dict[str, Any] = Field(default_factory=lambda: {"family": "tfidf_linear"})
+    model: ModelParams = Field(default_factory=FAMILIES[DEFAULT_FAMILY].Params)
     thresholds: ThresholdConfig = Field(default_factory=ThresholdConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     # Dotted key -> list of values; `readout train` runs one child run per combination.
     sweep: dict[str, list[Any]] = Field(default_factory=dict)
 
-    @field_validator("model")
+    @field_validator("model", mode="before")
     @classmethod
-    def _validate_family(cls, model: dict[str, Any]) -> dict[str, Any]:
-        family = model.get("family")
-        if family not in FAMILIES:
-            raise ValueError(f"model.family must be one of {sorted(FAMILIES)}, got {family!r}")
-        params = family_params(family).model_validate({k: v for k, v in model.items() if k != "family"})
-        return {"family": family, **params.model_dump()}
+    def _known_family(cls, model: Any) -> Any:
+        if isinstance(model, dict):
+            model = {"family": DEFAULT_FAMILY, **model}
+            if model["family"] not in FAMILIES:
+                raise ValueError(f"model.family must be one of {sorted(FAMILIES)}, got {model['family']!r}")
+        return model
 
     @field_validator("sweep")
     @classmethod
@@ -109,11 +111,7 @@ class Config(_Strict):
 
     @property
     def family(self) -> str:
-        return self.model["family"]
-
-    @property
-    def model_params(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model.items() if k != "family"}
+        return self.model.family
 
     def flat(self) -> dict[str, Any]:
         """Dotted keys (``model.C``, ``data.seed``) for MLflow params; the sweep itself is left out."""
@@ -152,11 +150,15 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     tree[leaf] = value
 
 
-def _known_keys(schema: type[BaseModel]) -> dict[str, Any]:
-    """Valid keys at this level of the schema, mapped to the sub-schema (or None for a leaf)."""
+def _known_keys(schema: type[BaseModel], raw: dict[str, Any]) -> dict[str, Any]:
+    """Valid keys at this level of the schema, mapped to the sub-schema (or None for a leaf).
+    The ``model`` section's schema is the chosen family's ``Params``."""
     keys: dict[str, Any] = {}
     for name, field in schema.model_fields.items():
         sub = field.annotation
+        if name == "model" and schema is Config:
+            family = raw["model"].get("family", DEFAULT_FAMILY) if isinstance(raw.get("model"), dict) else None
+            sub = FAMILIES[family].Params if family in FAMILIES else None
         keys[name] = sub if isinstance(sub, type) and issubclass(sub, BaseModel) else None
     return keys
 
@@ -165,17 +167,11 @@ def _unknown_key_error(raw: Any, schema: type[BaseModel], prefix: str = "") -> s
     """The first unknown key in ``raw`` as a message with a suggestion, or None."""
     if not isinstance(raw, dict):
         return None
-    known = _known_keys(schema)
-    if schema is Config and isinstance(raw.get("model"), dict):
-        family = raw["model"].get("family")
-        if family in FAMILIES:
-            fields = {"family", *family_params(family).model_fields}
-            for key in raw["model"]:
-                if key not in fields:
-                    return _suggest(f"model.{key}", key, fields, "model.", f" for family {family!r}")
+    known = _known_keys(schema, raw)
+    where = f" for family {raw.get('family', DEFAULT_FAMILY)!r}" if issubclass(schema, Params) else ""
     for key, value in raw.items():
         if key not in known:
-            return _suggest(prefix + str(key), str(key), known, prefix)
+            return _suggest(prefix + str(key), str(key), known, prefix, where)
         if known[key] is not None:
             nested = _unknown_key_error(value, known[key], f"{prefix}{key}.")
             if nested:
@@ -197,7 +193,10 @@ def _validate(raw: dict[str, Any], source: str) -> Config:
         return Config.model_validate(raw)
     except ValidationError as exc:
         error = exc.errors()[0]
-        loc = ".".join(str(p) for p in error["loc"])
+        parts = list(error["loc"])
+        if parts[:1] == ["model"] and len(parts) > 1 and parts[1] in FAMILIES:  # the union's tag
+            del parts[1]
+        loc = ".".join(str(p) for p in parts)
         message = error["msg"].removeprefix("Value error, ")
         got = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
         raise ReadoutError(f"{source}: {loc + ': ' if loc else ''}{message}{got}") from None
@@ -230,8 +229,8 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ReadoutError(f"{path}: YAML syntax error{where}: {problem}") from None
-    if raw is None:
-        raw = {}
+    if not raw:  # an empty file would silently train every default
+        raise ReadoutError(f"{path}: the config is empty; start from configs/default.yaml")
     if not isinstance(raw, dict):
         raise ReadoutError(f"{path}: a config must be a YAML mapping of keys to values")
     for override in overrides:
@@ -247,6 +246,6 @@ def _check_paths(config: Config, source: Path) -> None:
     data_path = config.data.path
     if not data_path.is_file():
         raise ReadoutError(f"{source}: data.path: file not found: {data_path}")
-    missing = FAMILIES[config.family].missing_resources(config.model_params)
+    missing = FAMILIES[config.family].missing_resources(config.model)
     if missing:
         raise ReadoutError(f"{source}: model: {missing}")

@@ -36,6 +36,10 @@ class LabelledData:
     def texts(self, split: str) -> list[str]:
         return list(self.splits[split]["text"])
 
+    def doc_ids(self, split: str) -> list[str]:
+        """The readout of each sentence (rows of one readout are in reading order)."""
+        return list(self.splits[split]["group"])
+
     def Y(self, split: str) -> np.ndarray:
         return binarize(self.splits[split]["labels"], self.labels)
 
@@ -63,17 +67,15 @@ def file_digest(path: Path) -> str:
 
 
 def _decode(path: Path) -> str:
+    from training.inputs import decode_utf8
+
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ReadoutError(f"data file not found: {path}") from None
     except OSError as exc:
         raise ReadoutError(f"cannot read data file {path}: {exc.strerror}") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ReadoutError(f"{path}:{line}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+    return decode_utf8(raw, str(path))
 
 
 def _jsonl_records(path: Path, text: str):
@@ -99,8 +101,11 @@ def _csv_records(path: Path, text: str, labels_field: str):
         yield reader.line_num, record
 
 
-def read_rows(config: DataConfig) -> list[dict[str, Any]]:
-    """Checked rows ``{"text", "labels", "group", "split"}``; any bad row is a ``ReadoutError``."""
+def read_rows(config: DataConfig, require_group: bool = True) -> list[dict[str, Any]]:
+    """Checked rows ``{"text", "labels", "group", "split"}``; any bad row is a ``ReadoutError``.
+
+    A row without a group is an error when the group splits the data (``require_group``), and a
+    readout of its own otherwise."""
     path = Path(config.path)
     text = _decode(path)
     if path.suffix.lower() == ".csv":
@@ -126,13 +131,13 @@ def read_rows(config: DataConfig) -> list[dict[str, Any]]:
             raise ReadoutError(f"{where}: duplicate text (first seen on line {seen[key]})")
         seen[key] = line_no
         group = record.get(config.group_field) if config.group_field else None
-        if config.group_field and (group is None or str(group).strip() == ""):
+        if config.group_field and require_group and (group is None or str(group).strip() == ""):
             raise ReadoutError(f"{where}: missing '{config.group_field}' (the document id used to split)")
         split = record.get(config.split_field) if config.split_field else None
         if split is not None and split not in SPLITS:
             raise ReadoutError(f"{where}: '{config.split_field}' must be one of {list(SPLITS)}, got {split!r}")
         rows.append({"text": sentence.strip(), "labels": sorted(set(labels), key=config.labels.index),
-                     "group": str(group) if group is not None else f"row-{line_no}", "split": split,
+                     "group": str(group) if group not in (None, "") else f"row-{line_no}", "split": split,
                      "line": line_no})
     if not rows:
         raise ReadoutError(f"{path}: no labelled sentences")

@@ -1,4 +1,5 @@
-"""Multi-label metrics, plots and a text report; one metric vocabulary for every family.
+"""Evaluation: a ``Report`` of a tagger on the validation and test splits (metrics, plots, a text
+report), and the score of a model on any labelled file. One metric vocabulary for every family.
 
 Metric names: ``{split}_macro_f1``, ``{split}_micro_f1``, ``{split}_subset_accuracy``, and per
 label ``{split}_f1_{label}``, ``{split}_precision_{label}``, ``{split}_recall_{label}``.
@@ -6,18 +7,83 @@ label ``{split}_f1_{label}``, ``{split}_precision_{label}``, ``{split}_recall_{l
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from models import scoring
+
+PREFIXES = {"validation": "val", "test": "test"}
+
+
+@dataclass
+class SplitScores:
+    split: str
+    Y: np.ndarray
+    proba: np.ndarray
+    decisions: np.ndarray
+
+
+@dataclass
+class Report:
+    """How a tagger scores on the evaluated splits: what a run logs and a sweep compares."""
+
+    labels: list[str]
+    thresholds: dict[str, float]
+    splits: list[SplitScores] = field(default_factory=list)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for s in self.splits:
+            out |= metrics(s.Y, s.decisions, self.labels, PREFIXES.get(s.split, s.split))
+        return out
+
+    def write(self, folder: Path) -> None:
+        """Plots per split, the classification report and the thresholds, as files in ``folder``."""
+        texts = []
+        for s in self.splits:
+            plot_confusion_matrices(s.Y, s.decisions, self.labels, folder / f"confusion_{s.split}.png",
+                                    f"{s.split}: per-label confusion")
+            plot_precision_recall(s.Y, s.proba, np.array(list(self.thresholds.values())), self.labels,
+                                  folder / f"pr_curve_{s.split}.png", f"{s.split}: precision-recall (dot = threshold)")
+            texts.append(f"== {s.split} ==\n" + report(s.Y, s.decisions, self.labels))
+        (folder / "classification_report.txt").write_text("\n".join(texts))
+        (folder / "thresholds.json").write_text(json.dumps(self.thresholds, indent=2))
+
+
+def evaluate(tagger, data, splits=("validation", "test"), known: dict[str, np.ndarray] | None = None) -> Report:
+    """Score ``tagger`` on ``splits`` of ``data``, each readout read in order; ``known`` holds
+    probabilities already computed for a split (the validation ones used to tune thresholds)."""
+    known = known or {}
+    result = Report(tagger.labels, dict(zip(tagger.labels, map(float, tagger.thresholds_))))
+    for split in splits:
+        proba = known.get(split)
+        if proba is None:
+            proba = tagger.predict_proba(data.texts(split), data.doc_ids(split))
+        result.splits.append(SplitScores(split, data.Y(split), proba, tagger.decide(proba)))
+    return result
+
+
+def evaluate_file(path: Path, tagger) -> dict[str, float]:
+    """Scores of ``tagger`` on a labelled JSONL/CSV file, readouts (``doc_id``) read in order."""
+    from training.config import DataConfig
+    from training.data import binarize, read_rows
+
+    rows = read_rows(DataConfig(path=path, labels=tagger.labels, split_field=None), require_group=False)
+    Y = binarize([r["labels"] for r in rows], tagger.labels)
+    decisions = tagger.decide(tagger.predict_proba([r["text"] for r in rows], [r["group"] for r in rows]))
+    scores = {k.removeprefix("eval_"): v for k, v in metrics(Y, decisions, tagger.labels, "eval").items()}
+    return scores | {"sentences": len(rows)}
+
 
 def metrics(Y: np.ndarray, decisions: np.ndarray, labels: list[str], prefix: str) -> dict[str, float]:
-    from sklearn.metrics import f1_score, precision_recall_fscore_support
-
-    precision, recall, f1, _ = precision_recall_fscore_support(Y, decisions, average=None, zero_division=0)
+    precision, recall, f1 = scoring.per_label(Y, decisions)
     result = {
-        f"{prefix}_macro_f1": f1_score(Y, decisions, average="macro", zero_division=0),
-        f"{prefix}_micro_f1": f1_score(Y, decisions, average="micro", zero_division=0),
+        f"{prefix}_macro_f1": float(np.mean(f1)),
+        f"{prefix}_micro_f1": scoring.micro_f1(Y, decisions),
         f"{prefix}_subset_accuracy": float(np.mean(np.all(Y == decisions, axis=1))),
     }
     for j, label in enumerate(labels):

@@ -28,7 +28,8 @@ def model_card(config: Config, data: LabelledData, metrics: dict[str, float], th
     lines += [
         "",
         "## Model",
-        f"- family `{config.family}`: " + ", ".join(f"{k}={v}" for k, v in config.model_params.items()),
+        f"- family `{config.family}`: " + ", ".join(f"{k}={v}" for k, v in config.model.model_dump(
+            mode="json", exclude={"family"}).items()),
         f"- thresholds ({config.thresholds.strategy}): " + ", ".join(f"{k} {v:.3f}" for k, v in thresholds.items()),
         "",
         "## Metrics",
@@ -49,8 +50,16 @@ def model_card(config: Config, data: LabelledData, metrics: dict[str, float], th
         "so the test split flatters the model. Check it on real, labelled readouts before relying on it.",
         "- Labels follow the project's codebook (data/README.md); borderline areas (connectivity, cyber, "
         "science) follow its rules, which other analysts may draw differently.",
-        "- Sentences are judged one at a time: a sentence that only points back (\"the agreement\") gets "
-        "no label from its context.",
+        _context_limit(config),
         "",
     ]
     return "\n".join(lines)
+
+
+def _context_limit(config: Config) -> str:
+    context = config.model.context
+    if not context.enabled:
+        return ("- Sentences are judged one at a time: a sentence that only points back (\"the agreement\") "
+                "gets no label from its context.")
+    return (f"- Each sentence is read beside {context.before} sentence(s) before and {context.after} after it in "
+            "its readout; sentences tagged one by one have no context and lean on their own words.")

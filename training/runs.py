@@ -10,7 +10,7 @@ KEY_METRICS = ("val_macro_f1", "test_macro_f1", "val_micro_f1", "test_micro_f1")
 def list_runs(experiment: str, sort: str, limit: int, tracking_uri: str | None) -> list[dict]:
     import mlflow
 
-    from training.tracking import connect
+    from training.store import connect
 
     uri = connect(tracking_uri)
     client = mlflow.MlflowClient(uri)

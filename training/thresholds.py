@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.scoring import counts, f1
+
 # A coarse grid: finer steps only fit the noise of a few hundred validation sentences.
 GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 
@@ -23,11 +25,8 @@ def tune_thresholds(Y: np.ndarray, proba: np.ndarray, fallback: float = 0.5, tol
         truth = Y[:, j].astype(bool)
         if not truth.any():
             continue
-        predicted = proba[:, j][None, :] >= GRID[:, None]  # (grid, n)
-        tp = (predicted & truth).sum(axis=1)
-        fp = (predicted & ~truth).sum(axis=1)
-        fn = (~predicted & truth).sum(axis=1)
-        f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-        near_best = np.flatnonzero(f1 >= f1.max() - tolerance - 1e-12)
+        predicted = proba[:, j][None, :] >= GRID[:, None]  # (grid, n): one row per candidate
+        scores = f1(*counts(np.broadcast_to(truth, predicted.shape), predicted, axis=1))
+        near_best = np.flatnonzero(scores >= scores.max() - tolerance - 1e-12)
         thresholds[j] = GRID[near_best[np.argmin(np.abs(GRID[near_best] - fallback))]]
     return thresholds

@@ -1,118 +1,65 @@
-"""MLflow plumbing: where runs go, the store's first use, logging a Tagger, the registry.
-
-The default store is a SQLite file ``./mlflow.db`` with artifacts beside it in ``./mlartifacts``;
-``--tracking-uri``, the config's ``tracking.uri`` or ``MLFLOW_TRACKING_URI`` (in that order) move
-the same commands to another store or a tracking server.
-"""
+"""Logging one training as an MLflow run: params, tags, datasets, metrics, plots, model card and
+the model itself (a pyfunc with signature, input example and exact requirement pins)."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import re
 import tempfile
-import urllib.error
-import urllib.request
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-from training.errors import ReadoutError
-
-DEFAULT_DB = "mlflow.db"
-ARTIFACTS_DIR = "mlartifacts"
 MODEL_NAME_IN_RUN = "model"
 # What a logged model needs to be served anywhere, beyond the code it carries (code_paths).
 BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scipy", "scikit-learn", "pydantic")
 
 
-def resolve_uri(explicit: str | None = None) -> str:
-    uri = explicit or os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        return uri
-    return f"sqlite:///{Path(DEFAULT_DB).resolve()}"
-
-
-def sqlite_path(uri: str) -> Path | None:
-    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
-
-
-def connect(explicit: str | None = None) -> str:
-    """Point MLflow at the store and make sure it is usable; returns the URI.
-
-    A new SQLite store is created under a file lock: MLflow's first-use schema migration races
-    when two trainings start at once on a fresh store.
-    """
+def log_setup(config, data, commit: str | None) -> None:
+    """What the run was asked to do: the resolved config, tags and the datasets of each split."""
     import mlflow
 
-    _quiet_mlflow()
-    uri = resolve_uri(explicit)
-    if uri.startswith(("http://", "https://")):
-        _check_server(uri)
-    mlflow.set_tracking_uri(uri)
-    db = sqlite_path(uri)
-    if db is not None:
-        db.parent.mkdir(parents=True, exist_ok=True)
-        with store_lock(uri):
-            client = mlflow.MlflowClient(uri)
-            client.search_experiments(max_results=1)
-            client.search_registered_models(max_results=1)
-    return uri
+    mlflow.log_params(config.flat())
+    mlflow.set_tags({"family": config.family, "data_digest": data.digest, "data_path": str(data.path),
+                     **({"git_commit": commit} if commit else {})})
+    mlflow.set_tag("mlflow.note.content", f"{config.family} on {data.path} (digest {data.digest}), seed {config.seed}.")
+    mlflow.log_dict(config.model_dump(mode="json"), "config.json")
+    _log_datasets(data)
 
 
-def _quiet_mlflow() -> None:
-    """Keep the terminal for our own progress: MLflow's INFO logs, download bars and its warning
-    that a local file source "can be interpreted in multiple ways" say nothing about the run."""
-    import logging
-    import warnings
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
-
-
-@contextmanager
-def store_lock(uri: str):
-    """Serialise check-then-insert writes on a SQLite store across processes (MLflow's schema
-    creation, experiment creation and dataset records race otherwise); other stores need none."""
-    db = sqlite_path(uri)
-    if db is None:
-        yield
-        return
-    with open(f"{db}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _check_server(uri: str) -> None:
-    try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as response:
-            response.read()
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ReadoutError(f"cannot reach the MLflow tracking server at {uri}: {reason}") from None
-
-
-def experiment_id(name: str, uri: str) -> str:
-    """Get or create the experiment; on a SQLite store its artifacts go beside the database."""
+def log_epoch(step: int, values: dict[str, float]) -> None:
     import mlflow
 
-    client = mlflow.MlflowClient(uri)
-    existing = client.get_experiment_by_name(name)
-    if existing is not None:
-        return existing.experiment_id
-    db = sqlite_path(uri)
-    location = None
-    if db is not None:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "experiment"
-        location = (db.parent / ARTIFACTS_DIR / slug).as_uri()
-    with store_lock(uri):
-        existing = client.get_experiment_by_name(name)  # another process may have just made it
-        return existing.experiment_id if existing else client.create_experiment(name, artifact_location=location)
+    mlflow.log_metrics({f"epoch_{k}": float(v) for k, v in values.items()}, step=step)
+
+
+def log_report(report, config, data, commit: str | None) -> None:
+    """Metrics, thresholds, plots, the classification report, label counts and the model card."""
+    import json
+
+    import mlflow
+
+    from training.model_card import model_card
+
+    metrics = report.metrics
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        report.write(tmp)
+        (tmp / "label_counts.json").write_text(json.dumps(data.counts(), indent=2))
+        (tmp / "model_card.md").write_text(model_card(config, data, metrics, report.thresholds, commit))
+        mlflow.log_metrics(metrics)
+        mlflow.log_metrics({f"threshold_{k}": v for k, v in report.thresholds.items()})
+        mlflow.log_artifacts(str(tmp))
+
+
+def _log_datasets(data) -> None:
+    import mlflow
+
+    from training.store import store_lock
+
+    source = data.path.resolve().as_uri()
+    for split, ds in data.splits.items():
+        dataset = mlflow.data.from_huggingface(ds, source=source, targets="labels",
+                                               name=f"{data.path.stem}-{split}", digest=data.digest)
+        with store_lock(mlflow.get_tracking_uri()):  # one dataset record per (name, digest): a race otherwise
+            mlflow.log_input(dataset, context=split)
 
 
 def requirements(extra: tuple[str, ...] = ()) -> list[str]:
@@ -126,11 +73,13 @@ def requirements(extra: tuple[str, ...] = ()) -> list[str]:
     return pins
 
 
-def log_tagger(tagger, example_texts: list[str], extra_requirements: tuple[str, ...] = ()):
-    """Log a Tagger as an MLflow pyfunc (with signature and input example) in the active run."""
+def log_tagger(tagger, example_texts: list[str]):
+    """Log a Tagger as an MLflow pyfunc in the active run. Its input is ``text`` and an optional
+    ``doc_id`` (rows sharing one are a readout in reading order, each other's context)."""
     import mlflow
     import pandas as pd
-    from mlflow.models import infer_signature
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
 
     import models
     import training
@@ -138,10 +87,12 @@ def log_tagger(tagger, example_texts: list[str], extra_requirements: tuple[str, 
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = tagger.save(Path(tmp) / "tagger")
-        example = pd.DataFrame({"text": example_texts})
+        example = pd.DataFrame({"text": example_texts, "doc_id": ["example"] * len(example_texts)})
         output = mlflow_model.ReadoutTaggerModel()
         output.tagger = tagger
-        signature = infer_signature(example, output.predict(None, example))
+        inputs = Schema([ColSpec("string", "text"), ColSpec("string", "doc_id", required=False)])
+        signature = ModelSignature(inputs=inputs,
+                                   outputs=infer_signature(example, output.predict(None, example)).outputs)
         return mlflow.pyfunc.log_model(
             name=MODEL_NAME_IN_RUN,
             python_model=mlflow_model.__file__,
@@ -149,52 +100,8 @@ def log_tagger(tagger, example_texts: list[str], extra_requirements: tuple[str, 
             code_paths=[str(Path(models.__file__).parent), str(Path(training.__file__).parent)],
             signature=signature,
             input_example=example,
-            pip_requirements=requirements(extra_requirements),
+            pip_requirements=requirements(tagger.classifier.requirements),
         )
-
-
-def register(model_uri: str, run_id: str, name: str, alias: str, promote: str, metric: str, uri: str):
-    """Register a logged model and apply the promotion policy; returns (version, promoted).
-
-    Anything that goes wrong (or Ctrl-C) after the version exists deletes it again, so a failed
-    training never leaves a half-registered model behind.
-    """
-    import mlflow
-
-    client = mlflow.MlflowClient(uri)
-    version = None
-    try:
-        version = mlflow.register_model(model_uri, name, tags={"run_id": run_id}).version
-        promoted = _should_promote(client, name, alias, promote, run_id, metric)
-        if promoted:
-            client.set_registered_model_alias(name, alias, version)
-        return int(version), promoted
-    except BaseException:
-        if version is not None:
-            client.delete_model_version(name, version)
-        raise
-
-
-def _should_promote(client, name: str, alias: str, policy: str, run_id: str, metric: str) -> bool:
-    if policy in ("always", "never"):
-        return policy == "always"
-    current = alias_version(client, name, alias)
-    if current is None:
-        return True
-    if policy == "if_none":
-        return False
-    ours = client.get_run(run_id).data.metrics.get(metric, float("-inf"))
-    theirs = client.get_run(current.run_id).data.metrics.get(metric, float("-inf")) if current.run_id else float("-inf")
-    return ours > theirs
-
-
-def alias_version(client, name: str, alias: str):
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
 
 
 def git_commit() -> str | None:

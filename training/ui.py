@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 
-from training.tracking import ARTIFACTS_DIR, resolve_uri, sqlite_path
+from training.store import ARTIFACTS_DIR, resolve_uri, sqlite_path
 
 
 def server_command(uri: str, port: int) -> list[str]:
@@ -32,7 +32,7 @@ def server_env() -> dict[str, str]:
 
 def start(tracking_uri: str | None, port: int) -> subprocess.Popen:
     """Start the UI server in its own process group (so it can be stopped as a whole)."""
-    from training.tracking import connect
+    from training.store import connect
 
     uri = connect(tracking_uri)
     # Server messages go to a file, not a pipe: nobody reads a pipe while the UI runs, and a full
@@ -54,18 +54,41 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def serve(tracking_uri: str | None, port: int, announce: Callable[[str], None]) -> None:
-    """Run the UI until Ctrl-C, then stop it and every process it started."""
+def runs_url(uri: str, port: int, experiment: str) -> str:
+    """The page a user wants first: the runs table of the experiment (tagged to open on training
+    runs rather than MLflow 3's GenAI overview), or the experiment list when it does not exist yet."""
+    import mlflow
+
+    from training.store import experiment_id
+
+    base = f"http://127.0.0.1:{port}"
+    if mlflow.MlflowClient(uri).get_experiment_by_name(experiment) is None:
+        return base
+    # experiment_id also tags an experiment that predates the tag, so it opens on its runs
+    # workflowType: the sidebar's "Model training" mode (the UI's default is GenAI)
+    return f"{base}/#/experiments/{experiment_id(experiment, uri)}/runs?workflowType=machine_learning"
+
+
+def serve(tracking_uri: str | None, port: int, experiment: str, announce: Callable[[str], None]) -> None:
+    """Run the UI until Ctrl-C or SIGTERM, then stop it and every process it started."""
     from training.errors import ReadoutError
 
     process = start(tracking_uri, port)
-    announce(f"MLflow UI for {resolve_uri(tracking_uri)} at http://127.0.0.1:{port}  (Ctrl-C stops it)")
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill`, `timeout` or a process manager
     try:
+        uri = resolve_uri(tracking_uri)
+        announce(f"MLflow UI for {uri}: {runs_url(uri, port, experiment)}  (Ctrl-C stops it)")
         code = process.wait()
     except KeyboardInterrupt:
-        stop(process)
         announce("stopped")
         return
+    finally:
+        stop(process)
+        signal.signal(signal.SIGTERM, previous)
     process.log.seek(0)
     error = process.log.read().strip().splitlines()
     raise ReadoutError(f"the MLflow UI exited with code {code}: {error[-1] if error else 'no message'}")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -1,4 +1,4 @@
-"""Serve a trained Tagger: resolve a model reference to its folder, tag sentences, format them.
+"""Model references: resolve ``--model`` to the folder of a saved Tagger and load it.
 
 References: ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, ``runs:/RUN_ID/model``, or a local
 folder (a saved Tagger or a downloaded MLflow model). On the default SQLite store a registry
@@ -9,9 +9,6 @@ MLflow client.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 import sqlite3
 from pathlib import Path
@@ -20,12 +17,11 @@ from training.errors import ReadoutError
 
 DEFAULT_MODEL = "models:/readout-tagger@champion"
 TAGGER_IN_MLFLOW_MODEL = Path("artifacts") / "tagger"
-FORMATS = ("table", "json", "jsonl", "csv")
 
 
 def resolve_model(ref: str, tracking_uri: str | None = None) -> Path:
     """The local folder of the Tagger that ``ref`` names, or a ``ReadoutError``."""
-    from training.tracking import resolve_uri, sqlite_path
+    from training.store import resolve_uri, sqlite_path
 
     if ref.startswith("models:/"):
         uri = resolve_uri(tracking_uri)
@@ -98,7 +94,7 @@ def _download(ref: str, uri: str) -> Path:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from training.tracking import connect
+    from training.store import connect
 
     connect(uri)
     try:
@@ -116,64 +112,3 @@ def load_tagger(ref: str, tracking_uri: str | None = None):
         return Tagger.load(folder)
     except Exception as exc:  # a damaged or foreign model folder: one line, not a traceback
         raise ReadoutError(f"cannot load model {ref} from {folder}: {exc}") from None
-
-
-def read_input(texts: list[str], file: str | None, split: bool | None, stdin) -> tuple[list[str], int]:
-    """Sentences to tag from arguments, a file or stdin; returns (sentences, blank lines skipped).
-
-    ``split`` defaults to on for files and stdin (a readout) and off for sentences given as arguments.
-    """
-    from training.sentences import split_sentences
-
-    if file is not None and texts:
-        raise ReadoutError("give sentences as arguments or --file, not both")
-    if file is None and texts == ["-"]:
-        file = "-"
-    if file is None:
-        chunks, split = texts, bool(split)
-    else:
-        split = True if split is None else split
-        if file == "-":
-            data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
-            name = "standard input"
-        else:
-            try:
-                data = Path(file).read_bytes()
-            except FileNotFoundError:
-                raise ReadoutError(f"file not found: {file}") from None
-            except IsADirectoryError:
-                raise ReadoutError(f"{file} is a folder, not a text file") from None
-            except OSError as exc:
-                raise ReadoutError(f"cannot read {file}: {exc.strerror}") from None
-            name = file
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise ReadoutError(f"{name}:{line}: not valid UTF-8; save the file as UTF-8") from None
-        chunks = [text] if split else text.splitlines()
-    if split:
-        sentences = [s for chunk in chunks for s in split_sentences(chunk)]
-        skipped = 0
-    else:
-        sentences = [" ".join(c.split()) for c in chunks if c.strip()]
-        skipped = len(chunks) - len(sentences)
-    if not sentences:
-        raise ReadoutError("no sentences to tag: the input is empty")
-    return sentences, skipped
-
-
-def format_predictions(predictions, labels: list[str], fmt: str) -> str:
-    """json / jsonl / csv text; the table format is drawn by the CLI with rich."""
-    if fmt == "json":
-        return json.dumps([p.to_dict() for p in predictions], ensure_ascii=False, indent=2) + "\n"
-    if fmt == "jsonl":
-        return "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in predictions)
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["sentence", "labels", *labels])
-        for p in predictions:
-            writer.writerow([p.sentence, ";".join(p.labels), *(f"{p.scores[label]:.4f}" for label in labels)])
-        return buffer.getvalue()
-    raise ReadoutError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")

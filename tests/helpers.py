@@ -1,0 +1,149 @@
+"""Shared test helpers: paths, toy data, config writers, the CLI as a subprocess, local servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CORPUS = ROOT / "data" / "readouts.jsonl"
+READOUT = Path(sys.executable).parent / "readout"  # the installed console script
+SERVER_START_TIMEOUT_S = 60
+
+# (doc_id, sentence, labels): ten short readouts, 34 sentences, a few with two labels or none. Small
+# enough that two values of C score visibly apart (used by the sweep, runs and browser tests).
+TOY_SENTENCES = [
+    ("d01", "The ministers agreed to cut tariffs on steel imports and expand bilateral trade.", ["trade"]),
+    ("d01", "Both sides will increase deliveries of natural gas through the new pipeline.", ["energy"]),
+    ("d01", "The meeting took place in a cordial atmosphere.", []),
+    ("d02", "The leaders signed a free trade agreement that lowers tariffs on farm exports.", ["trade"]),
+    ("d02", "Their armed forces will hold joint military exercises next spring.", ["defence"]),
+    ("d02", "A festival of film and music will celebrate the cultural ties between the two peoples.", ["culture"]),
+    ("d03", "Officials pledged to remove customs barriers so that exporters can reach new markets.", ["trade"]),
+    ("d03", "The defence ministers approved the joint production of armoured vehicles.", ["defence"]),
+    ("d03", "The national museums will exchange art collections for a joint exhibition.", ["culture"]),
+    ("d03", "The delegations exchanged views on regional developments.", []),
+    ("d04", "A nuclear power plant will be built with fuel supplied by the partner country.", ["energy"]),
+    ("d04", "Export duties on oil and gas will be lowered under the new trade deal.", ["trade", "energy"]),
+    ("d04", "Military officers will train together at the defence academy.", ["defence"]),
+    ("d05", "An investment treaty will protect investors and boost trade in services.", ["trade"]),
+    ("d05", "A solar power project will supply electricity to the national grid.", ["energy"]),
+    ("d05", "Scholarships for students and a year of language exchanges were announced.", ["culture"]),
+    ("d05", "The president thanked his host for the warm welcome.", []),
+    ("d06", "Negotiators discussed market access and import quotas for textiles.", ["trade"]),
+    ("d06", "A wind energy partnership will bring new turbines and electricity interconnectors.", ["energy"]),
+    ("d06", "The navy will buy patrol boats and air defence systems from its partner.", ["defence"]),
+    ("d07", "The oil pipeline will carry crude to the coast for export.", ["energy", "trade"]),
+    ("d07", "Security services will share intelligence on military threats at the border.", ["defence"]),
+    ("d07", "A theatre festival and an orchestra tour will mark the anniversary of cultural relations.",
+     ["culture"]),
+    ("d08", "Trade ministers will settle the dispute over tariffs on dairy imports.", ["trade"]),
+    ("d08", "A gas storage facility will strengthen energy security in winter.", ["energy"]),
+    ("d08", "Heritage experts will restore historic temples and open a museum of folk art.", ["culture"]),
+    ("d09", "The countries will expand trade in machinery and reduce tariffs on cars.", ["trade"]),
+    ("d09", "Arms purchases and joint naval exercises were on the defence agenda.", ["defence"]),
+    ("d09", "A hydrogen energy research centre will receive joint funding.", ["energy"]),
+    ("d09", "Both leaders stressed the importance of dialogue.", []),
+    ("d10", "Cultural centres will host film weeks, music concerts and art exhibitions.", ["culture"]),
+    ("d10", "The armed forces will cooperate on cyber defence and military training.", ["defence"]),
+    ("d10", "Electricity exports from the hydropower dam will grow under the energy accord.", ["energy", "trade"]),
+    ("d10", "The sides agreed to meet again next year.", []),
+]
+# The toy readouts are few: a quarter each for validation and test keeps every split non-empty.
+TOY_SPLIT = {"split": {"validation": 0.25, "test": 0.25}}
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def write_toy_data(path: Path) -> Path:
+    return write_jsonl(path, [{"text": text, "labels": labels, "doc_id": doc} for doc, text, labels in TOY_SENTENCES])
+
+
+def write_config(path: Path, data_path: Path, tracking_uri: str | None = None, **sections) -> Path:
+    """A config like configs/tfidf.yaml, pointing at ``data_path`` with a seeded split by
+    document; each of ``sections`` updates that top-level section (or replaces a plain value)."""
+    config = yaml.safe_load((ROOT / "configs" / "tfidf.yaml").read_text())
+    config["data"]["path"] = str(data_path)
+    config["data"]["split_field"] = None  # tiny data: seeded split by document
+    if tracking_uri:
+        config["tracking"]["uri"] = tracking_uri
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key].update(value)
+        else:
+            config[key] = value
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, stdin: str | bytes | None = None,
+            timeout: int = 120) -> subprocess.CompletedProcess:
+    """Run the installed ``readout`` command as a user would."""
+    assert READOUT.is_file(), f"no readout console script at {READOUT}: pip install -e ."
+    full_env = {**os.environ, **(env or {})}
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    return subprocess.run([str(READOUT), *args], cwd=cwd, env=full_env, input=data, capture_output=True,
+                          timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until_up(process: subprocess.Popen, port: int, path: str = "/health",
+                  timeout: float = SERVER_START_TIMEOUT_S) -> bytes:
+    """Poll ``path`` until the server answers 200 (its body is returned); fail early if the process
+    exits, late if it never answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            error = process.stderr.read() if process.stderr else ""
+            raise RuntimeError(f"the server exited with code {process.returncode}: {str(error)[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+                if response.status == 200:
+                    return response.read()
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no answer on port {port}{path} within {timeout:.0f} s")
+        time.sleep(0.25)
+
+
+def processes_serving(port: int) -> dict[int, str]:
+    """Live mlflow/uvicorn processes started for this port: pid -> command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = next((line for line in (entry / "status").read_text().splitlines()
+                          if line.startswith("State:")), "")
+        except OSError:
+            continue
+        command = b" ".join(argv)
+        if b"--port" in argv and str(port).encode() in argv and b"mlflow" in command and "zombie" not in state:
+            found[int(entry.name)] = command.decode(errors="replace")
+    return found
