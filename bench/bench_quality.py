@@ -137,8 +137,8 @@ def markdown(results: dict) -> str:
     lines += ["", "The first release, for comparison (its own test split; held-out real readouts as reported "
               "in issue 8):", "", "| config | own test | real readouts |", "|---|---:|---:|"]
     lines += [f"| {name} | {own} | {real} |" for name, (own, real) in FIRST_RELEASE.items()]
-    lines += ["", f"Rows: {', '.join(f'`{n}` = {r['config']} {' '.join(r['overrides'])}'.strip() for n, r in rows.items())}.",
-              f"Machine: {results['environment']}.", ""]
+    described = [f"`{name}` = {' '.join([row['config'], *row['overrides']])}" for name, row in rows.items()]
+    lines += ["", "Rows: " + "; ".join(described) + ".", f"Machine: {results['environment']}.", ""]
     return "\n".join(lines)
 
 

@@ -13,16 +13,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from models.base import Params
 from models.encoder import DEFAULT_ENCODER, TOKENIZER_FILE, EncoderClassifier, normalise
+from models.linear_head import LinearHeadParams
 
 
-class EmbeddingLinearParams(Params):
+class EmbeddingLinearParams(LinearHeadParams):
     family: Literal["embedding_linear"] = "embedding_linear"
     encoder: str = DEFAULT_ENCODER  # an installed package with a model/ folder, or a local folder
     # Normalised embeddings have small dot products, so the head needs a weaker penalty than TF-IDF's.
     C: float = Field(8.0, gt=0)
-    class_weight: Literal["balanced"] | None = "balanced"
     max_length: int = Field(128, ge=8, le=512)  # tokens; all-MiniLM-L6-v2 was trained on 128
     batch_size: int = Field(64, ge=1)
 
@@ -39,7 +38,7 @@ class EmbeddingLinear(EncoderClassifier):
         folder, _, model = load_torch_encoder(p.encoder)
         self.encoder_ = export_onnx(pooled_model(model), folder / TOKENIZER_FILE, p.max_length, p.batch_size)
         del model  # only the ONNX graph is used from here on
-        self._fit_head(self._features(texts), Y, doc_ids, validation, on_epoch, p.C, p.class_weight)
+        self._fit_head(self._features(texts), Y, doc_ids, validation, on_epoch)
 
     def _features(self, texts):
         return normalise(super()._features(texts))

@@ -10,14 +10,24 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
-from models.base import Classifier, sigmoid
+from models.base import Classifier, Params, sigmoid
 from models.context import with_context
 from models.scoring import mean_log_loss
 
 HEAD_FILE = "head.npz"
+
+
+class LinearHeadParams(Params):
+    """The head's hyper-parameters, shared by the linear families (each sets its own default C)."""
+
+    C: float = Field(4.0, gt=0)  # inverse L2 strength of each label's logistic regression
+    class_weight: Literal["balanced"] | None = "balanced"
+    max_iter: int = Field(2000, ge=10)
 
 
 class LinearHeadClassifier(Classifier):
@@ -31,10 +41,11 @@ class LinearHeadClassifier(Classifier):
     def _predict_proba(self, texts, doc_ids):
         return sigmoid(self.context_features(texts, doc_ids) @ self.coef_.T + self.intercept_)
 
-    def _fit_head(self, X, Y, doc_ids, validation, on_epoch, C: float, class_weight, max_iter: int = 2000) -> None:
+    def _fit_head(self, X, Y, doc_ids, validation, on_epoch) -> None:
         """A closed-form fit on features ``X``, reported as one epoch like the iterative families."""
-        X = with_context(X, doc_ids, self.params.context)
-        self.coef_, self.intercept_ = fit_linear_head(X, Y, C, class_weight, self.seed, max_iter)
+        p = self.params
+        X = with_context(X, doc_ids, p.context)
+        self.coef_, self.intercept_ = fit_linear_head(X, Y, p.C, p.class_weight, self.seed, p.max_iter)
         if on_epoch is not None:
             train_loss = mean_log_loss(Y, sigmoid(X @ self.coef_.T + self.intercept_))
             on_epoch(1, self.epoch_metrics(train_loss, validation))

@@ -23,13 +23,12 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from models.base import Params
-from models.linear_head import LinearHeadClassifier
+from models.linear_head import LinearHeadClassifier, LinearHeadParams
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 
 
-class TfidfLinearParams(Params):
+class TfidfLinearParams(LinearHeadParams):
     family: Literal["tfidf_linear"] = "tfidf_linear"
     word_ngrams: tuple[int, int] = (1, 2)
     # Character n-grams within words catch spelling and inflection variants (defence/defense,
@@ -38,9 +37,6 @@ class TfidfLinearParams(Params):
     min_df: int = Field(1, ge=1)
     max_features: int | None = Field(None, ge=1)
     sublinear_tf: bool = True
-    C: float = Field(4.0, gt=0)
-    class_weight: Literal["balanced"] | None = "balanced"
-    max_iter: int = Field(2000, ge=10)
 
 
 class TfidfLinear(LinearHeadClassifier):
@@ -60,7 +56,7 @@ class TfidfLinear(LinearHeadClassifier):
             vectorizers.append(TfidfVectorizer(analyzer="char_wb", ngram_range=p.char_ngrams, **common))
         X = sp.hstack([v.fit_transform(texts) for v in vectorizers], format="csr")
         self.featurizers_ = [Featurizer.from_sklearn(v) for v in vectorizers]
-        self._fit_head(X, Y, doc_ids, validation, on_epoch, p.C, p.class_weight, p.max_iter)
+        self._fit_head(X, Y, doc_ids, validation, on_epoch)
 
     def _features(self, texts):
         import scipy.sparse as sp

@@ -1,4 +1,4 @@
-"""The encoder families (embedding_linear, finetune) end to end through the real pipeline.
+"""The encoder families (embedding_linear, finetune, static_linear) end to end through the real pipeline.
 
 A tiny randomly initialised BERT (with the packaged MiniLM tokenizer) stands in for the encoder, so
 each family trains in seconds: config -> train -> MLflow registry -> load by alias -> predict.
@@ -103,6 +103,7 @@ def write_setup(folder: Path, model: dict) -> tuple[Path, str]:
 
 FAMILY_PARAMS = {
     "embedding_linear": {"C": 1.0, "max_length": 32, "batch_size": 8},
+    "static_linear": {"C": 1.0, "dims": 16},
     "finetune": {"epochs": 1, "batch_size": 8, "max_length": 32, "head_learning_rate": 1e-2},
 }
 

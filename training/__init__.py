@@ -1,7 +1,9 @@
 """readout-tagger: train, track and serve cooperation-area classifiers for meeting readouts.
 
-The pipeline, top to bottom: ``config`` -> ``data`` -> ``models.<family>`` -> ``evaluate`` /
-``thresholds`` -> ``tracking``; ``predict`` serves a trained ``Tagger`` to the ``cli``.
+Training, top to bottom: ``config`` -> ``data`` -> ``train`` (``models.<family>``, ``thresholds``)
+-> ``evaluate`` (a report) -> ``tracking`` (the MLflow run) -> ``registry``; ``store`` is where
+runs go. Serving: ``references`` (which model) -> ``inputs`` (sentences or readouts) ->
+``Tagger.predict`` -> ``outputs``; ``mlflow_model`` is the same model as an MLflow pyfunc.
 """
 
 import os
