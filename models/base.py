@@ -102,7 +102,8 @@ class Classifier(ABC):
     def run_name(cls, params: Params) -> str:
         parts = [cls.name] + [f"{short}={getattr(params, key)}" for key, short in cls.run_name_keys.items()]
         if params.context.enabled:
-            parts.append(f"ctx={params.context.before}+{params.context.after}")
+            weight = "" if params.context.weight == 1 else f"x{params.context.weight:g}"
+            parts.append(f"ctx={params.context.before}+{params.context.after}{weight}")
         return " ".join(parts)
 
     # ---- what each family writes ----------------------------------------------------------

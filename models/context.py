@@ -26,6 +26,9 @@ class Context(BaseModel):
 
     before: int = Field(0, ge=0, le=5)  # sentences just before, in the same readout
     after: int = Field(0, ge=0, le=5)  # sentences just after
+    # Scale of the neighbours' features against the sentence's own. Below 1 the linear heads'
+    # L2 penalty weighs more on them, so the sentence's own words keep the upper hand.
+    weight: float = Field(1.0, gt=0, le=1)
 
     @property
     def enabled(self) -> bool:
@@ -38,8 +41,9 @@ class Context(BaseModel):
 
 
 def neighbour_matrices(doc_ids: Sequence[str | None] | None, n: int, context: Context):
-    """Row-normalised sparse matrices ``[B, A]`` (one per side with context): ``B @ X`` is, for each
-    row, the mean of X over its ``before`` preceding rows of the same readout (its own row if none)."""
+    """Sparse matrices ``[B, A]`` (one per side with context): ``B @ X`` is, for each row, the mean
+    of X over its ``before`` preceding rows of the same readout (its own row if none), times
+    ``context.weight``."""
     import scipy.sparse as sp
 
     positions: dict[str, list[int]] = {}
@@ -61,7 +65,7 @@ def neighbour_matrices(doc_ids: Sequence[str | None] | None, n: int, context: Co
                     window = [i]
                 rows += [i] * len(window)
                 cols += window
-                weights += [1.0 / len(window)] * len(window)
+                weights += [context.weight / len(window)] * len(window)
         matrices.append(sp.csr_matrix((np.asarray(weights, np.float32), (rows, cols)), shape=(n, n)))
     return matrices
 

@@ -62,10 +62,13 @@ class Finetune(EncoderClassifier):
         doc_ids = doc_ids if doc_ids is not None else [None] * len(texts)
 
         data = _tokenised(tokenizer, texts, Y, p.max_length)
-        loader = torch.utils.data.DataLoader(data, batch_sampler=self._batches(data, doc_ids),
-                                             collate_fn=DataCollatorWithPadding(tokenizer))
+        # Every epoch's batches drawn up front: the schedule needs their exact number, which
+        # varies from epoch to epoch when whole readouts are packed.
+        sampler = self._batches(data, doc_ids)
+        plans = [list(sampler) for _ in range(p.epochs)]
+        collate = DataCollatorWithPadding(tokenizer)
         optimizer = torch.optim.AdamW(_parameter_groups(model.encoder, head, p))
-        total_steps = len(loader) * p.epochs
+        total_steps = sum(map(len, plans))
         scheduler = get_linear_schedule_with_warmup(optimizer, round(p.warmup_ratio * total_steps), total_steps)
         loss_fn = torch.nn.BCEWithLogitsLoss()
 
@@ -77,9 +80,10 @@ class Finetune(EncoderClassifier):
             return sigmoid(X @ head.weight.detach().cpu().double().numpy().T + head.bias.detach().cpu().double().numpy())
 
         best_score, best_state, waited = -1.0, None, 0
-        for epoch in range(1, p.epochs + 1):
+        for epoch, plan in enumerate(plans, start=1):
             model.train()
             loss_sum, seen = 0.0, 0
+            loader = torch.utils.data.DataLoader(data, batch_sampler=plan, collate_fn=collate)
             for batch in tqdm(loader, desc=f"epoch {epoch}/{p.epochs}", unit="batch", leave=False):
                 labels = batch["labels"].to(device)
                 pooled = model(**{n: batch[n].to(device) for n in names if n in batch})
@@ -158,9 +162,6 @@ class ReadoutBatches:
             batch = batch + members
         if batch:
             yield batch
-
-    def __len__(self) -> int:  # the scheduler's step count; packing makes it nearly exact
-        return max(1, round(sum(map(len, self.readouts)) / self.batch_size))
 
 
 def _tokenised(tokenizer, texts, Y, max_length: int):

@@ -1,0 +1,105 @@
+"""Speed of the shipped configs, measured in one run on this machine (run by hand):
+
+    python bench/bench_speed.py                                   # configs/tfidf.yaml and configs/fast.yaml
+    python bench/bench_speed.py configs/default.yaml --runs 1     # any config, merged into the results
+
+Per config, into a scratch MLflow store (bench/out/speed/, gitignored):
+- `readout train --config ...` wall time, the whole command (median of --runs);
+- in-process tagging throughput of the registered model (`Tagger.predict` on 20,000 corpus
+  sentences, each tagged alone; and as readouts, with context, when the model uses it);
+- a cold `readout tag "one sentence"` process (median of 5, after one unmeasured run).
+Writes bench/results/speed.json (merged by config) and bench/results/speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "bench" / "out" / "speed"
+RESULTS = ROOT / "bench" / "results"
+READOUT = str(Path(sys.executable).parent / "readout")
+SENTENCES = 20_000
+ONE = "The ministers agreed to expand liquefied natural gas deliveries and to cut tariffs on machinery."
+
+
+def timed(command: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=OUT, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def bench(config: str, runs: int) -> dict:
+    from training.config import DataConfig
+    from training.data import read_rows
+    from training.references import load_tagger
+
+    name = Path(config).stem
+    store = OUT / name
+    shutil.rmtree(store, ignore_errors=True)
+    store.mkdir(parents=True)
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    data = str(ROOT / "data" / "readouts.jsonl")
+    train_s = [timed([READOUT, "train", "-c", str(ROOT / config), "--set", f"data.path={data}",
+                      "--set", "tracking.promote=always"], env) for _ in range(runs)]
+    tagger = load_tagger("models:/readout-tagger@champion", uri)
+    rows = read_rows(DataConfig(path=Path(data)))
+    texts = [r["text"] for r in rows][:SENTENCES]
+    docs = [r["group"] for r in rows][:SENTENCES]
+    tagger.predict(texts[:200])  # warm
+    start = time.perf_counter()
+    tagger.predict(texts)
+    alone = len(texts) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    tagger.predict(texts, docs)
+    as_readouts = len(texts) / (time.perf_counter() - start)
+    timed([READOUT, "tag", ONE], env)
+    cold = [timed([READOUT, "tag", ONE, "--format", "json"], env) for _ in range(5)]
+    return {"config": config, "family": tagger.classifier.name, "context": tagger.context.model_dump(),
+            "train_wall_s_median": round(statistics.median(train_s), 1), "train_wall_s": [round(t, 1) for t in train_s],
+            "sentences_per_s_alone": round(alone), "sentences_per_s_as_readouts": round(as_readouts),
+            "cold_readout_tag_s_median": round(statistics.median(cold), 2), "tagged": len(texts)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("configs", nargs="*", default=["configs/tfidf.yaml", "configs/fast.yaml"])
+    parser.add_argument("--runs", type=int, default=3, help="trainings per config (median)")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results_file = RESULTS / "speed.json"
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {"rows": {}}
+    for config in args.configs:
+        results["rows"][config] = bench(config, args.runs)
+        results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        results["date"] = time.strftime("%Y-%m-%d")
+        results_file.write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps(results["rows"][config]), flush=True)
+    lines = ["# Speed of the shipped configs", "",
+             f"Measured {results['date']} on {results['machine']} with `python bench/bench_speed.py` "
+             "(train: the whole `readout train` command; tagging: `Tagger.predict` in one process, "
+             f"{SENTENCES:,} corpus sentences; cold: a fresh `readout tag \"one sentence\"` process).", "",
+             "| config | family | context | train | tag/s (alone) | tag/s (as readouts) | cold `readout tag` |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for config, row in results["rows"].items():
+        ctx = row["context"]
+        lines.append(f"| `{config}` | {row['family']} | {ctx['before']}+{ctx['after']} | {row['train_wall_s_median']} s "
+                     f"| {row['sentences_per_s_alone']:,} | {row['sentences_per_s_as_readouts']:,} | "
+                     f"{row['cold_readout_tag_s_median']} s |")
+    (RESULTS / "speed.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
