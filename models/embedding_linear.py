@@ -29,7 +29,6 @@ class EmbeddingLinearParams(LinearHeadParams):
 class EmbeddingLinear(EncoderClassifier):
     name = "embedding_linear"
     Params = EmbeddingLinearParams
-    run_name_keys = {"C": "C", "class_weight": "cw"}
 
     def _fit(self, texts, Y, doc_ids, validation, on_epoch):
         from models.encoder import export_onnx, load_torch_encoder, pooled_model

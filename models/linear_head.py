@@ -31,6 +31,7 @@ class LinearHeadParams(Params):
 
 
 class LinearHeadClassifier(Classifier):
+    run_name_keys = {"C": "C", "class_weight": "cw"}
     @abstractmethod
     def _features(self, texts: list[str]):
         """Per-sentence features (sparse or dense), one row per text, no context."""

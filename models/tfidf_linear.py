@@ -42,7 +42,6 @@ class TfidfLinearParams(LinearHeadParams):
 class TfidfLinear(LinearHeadClassifier):
     name = "tfidf_linear"
     Params = TfidfLinearParams
-    run_name_keys = {"C": "C", "class_weight": "cw"}
 
     def _fit(self, texts, Y, doc_ids, validation, on_epoch):
         import scipy.sparse as sp
