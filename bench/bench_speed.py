@@ -1,6 +1,6 @@
 """Speed of the shipped configs, measured in one run on this machine (run by hand):
 
-    python bench/bench_speed.py                                   # configs/tfidf.yaml and configs/fast.yaml
+    python bench/bench_speed.py                                   # configs/tfidf.yaml and configs/static.yaml
     python bench/bench_speed.py configs/default.yaml --runs 1     # any config, merged into the results
 
 Per config, into a scratch MLflow store (bench/out/speed/, gitignored):
@@ -74,7 +74,7 @@ def bench(config: str, runs: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("configs", nargs="*", default=["configs/tfidf.yaml", "configs/fast.yaml"])
+    parser.add_argument("configs", nargs="*", default=["configs/tfidf.yaml", "configs/static.yaml"])
     parser.add_argument("--runs", type=int, default=3, help="trainings per config (median)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
