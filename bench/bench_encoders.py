@@ -117,17 +117,13 @@ def bench_config(config_path: str, int8: bool) -> list[dict]:
 def measure(folder: Path, config) -> dict:
     """Quality and speed of the saved model in ``folder``, with its stored thresholds."""
     from models.tagger import Tagger
-    from training.config import DataConfig
-    from training.data import binarize, load_data, read_rows
-    from training.evaluate import metrics
+    from training.data import load_data
+    from training.evaluate import evaluate, evaluate_file
 
     tagger = Tagger.load(folder)
     data = load_data(config.data, config.seed)
-    test = metrics(data.Y("test"), tagger.decide(tagger.predict_proba(data.texts("test"))), tagger.labels, "test")
-    seeds = read_rows(DataConfig(path=SEEDS, labels=tagger.labels, group_field=None, split_field=None))
-    Y_seeds = binarize([r["labels"] for r in seeds], tagger.labels)
-    seed_scores = metrics(Y_seeds, tagger.decide(tagger.predict_proba([r["text"] for r in seeds])), tagger.labels,
-                          "seeds")
+    test = evaluate(tagger, data, splits=("test",)).metrics
+    seed_scores = {f"seeds_{k}": v for k, v in evaluate_file(SEEDS, tagger).items()}
 
     texts = [t for split in ("train", "validation", "test") for t in data.texts(split)][:THROUGHPUT_SENTENCES]
     tagger.predict_proba(texts[:64])  # warm-up: first-run allocations
@@ -150,7 +146,7 @@ def measure(folder: Path, config) -> dict:
             "test_f1": {label: test[f"test_f1_{label}"] for label in tagger.labels},
             "seeds_macro_f1": seed_scores["seeds_macro_f1"],
             "seeds_f1": {label: seed_scores[f"seeds_f1_{label}"] for label in tagger.labels},
-            "seeds_sentences": len(seeds),
+            "seeds_sentences": seed_scores["seeds_sentences"],
             "throughput_sentences_per_s": round(len(texts) / min(timings), 1),
             "throughput_sentences": len(texts),
             "cold_tag_seconds": round(statistics.median(cold), 2),

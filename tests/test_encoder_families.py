@@ -104,7 +104,9 @@ def write_setup(folder: Path, model: dict) -> tuple[Path, str]:
 FAMILY_PARAMS = {
     "embedding_linear": {"C": 1.0, "max_length": 32, "batch_size": 8},
     "static_linear": {"C": 1.0, "dims": 16},
-    "finetune": {"epochs": 1, "batch_size": 8, "max_length": 32, "head_learning_rate": 1e-2},
+    # With context (the default's): batches of whole readouts, neighbours' vectors beside each sentence.
+    "finetune": {"epochs": 1, "batch_size": 8, "max_length": 32, "head_learning_rate": 1e-2,
+                 "context": {"before": 1, "after": 1}},
 }
 
 
@@ -138,6 +140,9 @@ def test_family_trains_registers_and_serves(tmp_path, tiny_encoder, family, monk
     assert proba.shape == (len(PROBE), len(LABELS))
     assert np.all((proba >= 0) & (proba <= 1))
     np.testing.assert_allclose(proba, fitted[0].predict_proba(PROBE), atol=1e-4)
+    as_readout = ["probe"] * len(PROBE)  # read as one readout: with context, each beside its neighbours
+    np.testing.assert_allclose(tagger.predict_proba(PROBE, as_readout), fitted[0].predict_proba(PROBE, as_readout),
+                               atol=1e-4)
     assert [set(p.scores) for p in tagger.predict(PROBE)] == [set(LABELS)] * len(PROBE)
 
     # Serving needs neither torch nor transformers.
