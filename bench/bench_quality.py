@@ -126,7 +126,8 @@ def markdown(results: dict) -> str:
     ]
     for name, row in rows.items():
         s = row["summary"]
-        lines.append(f"| {name} | **{_cell(s['dev_macro_f1'])}** | "
+        seeds = "" if len(row["seeds"]) == 3 else f" ({len(row['seeds'])} seed{'s' if len(row['seeds']) > 1 else ''})"
+        lines.append(f"| {name}{seeds} | **{_cell(s['dev_macro_f1'])}** | "
                      + " | ".join(_cell(s[f"dev_f1_{label}"]) for label in LABELS)
                      + f" | {_cell(s['own_test_macro_f1'])} | {_cell(s['seeds_macro_f1'])} | "
                        f"{row['train_s_median']:.0f} |")
