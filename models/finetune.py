@@ -20,8 +20,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from models.base import Params, sigmoid
-from models.context import Context, neighbour_matrices, with_context
+from models.base import Params
+from models.context import Context, neighbour_matrices
 from models.encoder import DEFAULT_ENCODER, EncoderClassifier
 
 
@@ -76,12 +76,16 @@ class Finetune(EncoderClassifier):
         scheduler = get_linear_schedule_with_warmup(optimizer, round(p.warmup_ratio * total_steps), total_steps)
         loss_fn = torch.nn.BCEWithLogitsLoss()
 
-        def head_proba(sentences: list[str], ids) -> np.ndarray:
+        def keep_head() -> None:  # the head's current weights as the arrays that serve
+            self.coef_ = head.weight.detach().cpu().double().numpy()
+            self.intercept_ = head.bias.detach().cpu().double().numpy()
+
+        def head_proba(sentences: list[str], ids) -> np.ndarray:  # the model mid-training, scored by torch
             from models.encoder import torch_outputs
 
-            X = with_context(torch_outputs(model, tokenizer, sentences, p.max_length, p.batch_size).astype(np.float64),
-                             ids, context)
-            return sigmoid(X @ head.weight.detach().cpu().double().numpy().T + head.bias.detach().cpu().double().numpy())
+            keep_head()
+            return self._head(torch_outputs(model, tokenizer, sentences, p.max_length, p.batch_size).astype(np.float64),
+                              ids)
 
         best_score, best_state, waited = -1.0, None, 0
         for epoch, plan in enumerate(plans, start=1):
@@ -127,8 +131,7 @@ class Finetune(EncoderClassifier):
             return torch_outputs(model, tokenizer, sentences, p.max_length, p.batch_size)
 
         self.encoder_ = export_onnx(model, folder / TOKENIZER_FILE, p.max_length, p.batch_size, reference=reference)
-        self.coef_ = head.weight.detach().cpu().double().numpy()
-        self.intercept_ = head.bias.detach().cpu().double().numpy()
+        keep_head()
 
     def _batches(self, data, doc_ids):
         """Batches of row indices: similar lengths (less padding) or, with context, whole readouts."""

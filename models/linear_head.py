@@ -36,11 +36,12 @@ class LinearHeadClassifier(Classifier):
     def _features(self, texts: list[str]):
         """Per-sentence features (sparse or dense), one row per text, no context."""
 
-    def context_features(self, texts: list[str], doc_ids):
-        return with_context(self._features(texts), doc_ids, self.params.context)
-
     def _predict_proba(self, texts, doc_ids):
-        return sigmoid(self.context_features(texts, doc_ids) @ self.coef_.T + self.intercept_)
+        return self._head(self._features(texts), doc_ids)
+
+    def _head(self, X, doc_ids) -> np.ndarray:
+        """Probabilities from per-sentence features ``X``: context, then the linear head."""
+        return sigmoid(with_context(X, doc_ids, self.params.context) @ self.coef_.T + self.intercept_)
 
     def _fit_head(self, X, Y, doc_ids, validation, on_epoch) -> None:
         """A closed-form fit on features ``X``, reported as one epoch like the iterative families."""
