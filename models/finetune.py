@@ -152,10 +152,10 @@ class ReadoutBatches:
 
     def __init__(self, doc_ids, batch_size: int, generator):
         self.generator, self.batch_size = generator, batch_size
-        self.readouts: dict = {}
+        members: dict = {}
         for i, doc in enumerate(doc_ids):
-            self.readouts.setdefault(doc if doc is not None else ("row", i), []).append(i)
-        self.readouts = list(self.readouts.values())
+            members.setdefault(doc if doc is not None else ("row", i), []).append(i)
+        self.readouts = list(members.values())  # row indices of each readout, in reading order
 
     def __iter__(self):
         import torch

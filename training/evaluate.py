@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ class Report:
     thresholds: dict[str, float]
     splits: list[SplitScores] = field(default_factory=list)
 
-    @property
+    @cached_property  # read by the run log and the run result: computed once, after evaluate() fills it
     def metrics(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for s in self.splits:
