@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import socket
 import subprocess
 import sys
@@ -147,3 +148,23 @@ def processes_serving(port: int) -> dict[int, str]:
         if b"--port" in argv and str(port).encode() in argv and b"mlflow" in command and "zombie" not in state:
             found[int(entry.name)] = command.decode(errors="replace")
     return found
+
+
+def run_in_terminal(command: list[str], cwd: Path | None = None, timeout: float = 600) -> tuple[int, str]:
+    """Run a command with stdout and stderr on a pseudo-terminal, as in a user's shell: its exit
+    code and everything it printed (terminal escapes included)."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([str(c) for c in command], cwd=cwd, stdin=subprocess.DEVNULL, stdout=follower,
+                               stderr=follower, env={**os.environ, "COLUMNS": "120"})
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 1 << 16)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    return process.wait(timeout=timeout), seen.decode(errors="replace")
