@@ -193,6 +193,35 @@ def runs(
     Console().print(view)
 
 
+@app.command()
+def label(
+    suggestions: Annotated[Path, typer.Argument(help="A suggestions file from readout suggest.")],
+    into: Annotated[Path, typer.Option("--into", "-o", help="Labelled rows are appended here (JSONL that "
+                    "trains as it is); skipped suggestions go beside it to NAME.skipped.jsonl.")],
+    by: Annotated[Optional[str], typer.Option("--by", help="Who labels (default: the OS user).")] = None,
+) -> None:
+    """Label suggested sentences in the terminal: 1-4 toggle, Enter accept, s skip, u undo, q quit."""
+    from rich.console import Console
+
+    from training.labelling import run, skipped_path
+
+    counts = run(suggestions, into, by or _os_user(), sys.stdin, Console(highlight=False))
+    typer.echo(f"{counts['accepted']} labelled in {into}, {counts['skipped']} skipped "
+               f"({skipped_path(into)}), {counts['left']} of {counts['total']} to go; run again to resume")
+    if counts["accepted"]:
+        typer.echo(f"train with them: readout train -c configs/tfidf.yaml --set 'data.path=[data/readouts.jsonl, {into}]'")
+
+
+def _os_user() -> str:
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user with no name
+        return f"uid {os.getuid()}"
+
+
 def _cell(value) -> str:
     if value is None:
         return "—"
