@@ -222,6 +222,45 @@ def _os_user() -> str:
         return f"uid {os.getuid()}"
 
 
+class AuditFormat(str, Enum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+@app.command()
+def audit(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The config whose data and family to audit, "
+                      "e.g. configs/tfidf.yaml.")],
+    k: Annotated[int, typer.Option("-k", min=2, help="Folds, by document.")] = 5,
+    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override one config value, "
+                         "as for train (repeatable).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Most findings to show.")] = 30,
+    fmt: Annotated[AuditFormat, typer.Option("--format", help="Output format.")] = AuditFormat.table,
+) -> None:
+    """Rank likely label errors in the training data (out-of-fold predictions + cleanlab)."""
+    import json
+
+    from training.audit import audit as find_issues
+    from training.config import load_config
+
+    cfg = load_config(config, overrides or [])
+    findings = find_issues(cfg, k, progress=lambda m: _err(f"· {m}"))
+    _err(f"{len(findings)} likely label errors found; showing {min(limit, len(findings))}")
+    if fmt is AuditFormat.jsonl:
+        sys.stdout.write("".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in findings[:limit]))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    view = Table(title=f"likely label errors in {', '.join(map(str, cfg.data.paths))} ({k}-fold, {cfg.family})")
+    for column in ("#", "quality", "doc_id", "sentence", "given", "suggested", "check"):
+        view.add_column(column, justify="right" if column in ("#", "quality") else "left", overflow="fold")
+    for f in findings[:limit]:
+        view.add_row(str(f.rank), f"{f.quality:.3f}", f.doc_id, f.text, ", ".join(f.given) or "—",
+                     ", ".join(f.suggested) or "—", f.check)
+    Console().print(view)
+
+
 def _cell(value) -> str:
     if value is None:
         return "—"
