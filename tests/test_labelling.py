@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
 def _suggestions(path):
     rows = []
     for i, (text, guess) in enumerate(SENTENCES):
-        rows.append({"id": f"sug-{i}", "text": text, "doc_id": "r1", "index": i,
+        rows.append({"id": f"sug-{i}", "text": text, "doc_id": "r1", "sentence_index": i,
                      "before": [SENTENCES[i - 1][0]] if i else [], "after": [],
                      "scores": dict(zip(LABELS, [0.55, 0.2, 0.1, 0.05])), "thresholds": dict.fromkeys(LABELS, 0.5),
                      "labels": guess, "model": "models:/readout-tagger@champion",

@@ -217,12 +217,44 @@ def runs(
     from rich.table import Table
 
     view = Table(title=f"runs of {experiment!r}, best {sort} first")
-    columns = ["run_name", "run_id", "status", "family", sort, "test_macro_f1", "params"]
+    columns = ["run_name", "run_id", "status", "family", sort, "test_macro_f1", "data", "params"]
     for column in columns:
         view.add_column(column, justify="right" if "f1" in column else "left", overflow="fold")
     for row in table:
         view.add_row(*(_cell(row.get(c)) for c in columns))
     Console().print(view)
+
+
+@app.command()
+def suggest(
+    inputs: Annotated[list[str], typer.Argument(help="Unlabelled readouts: files, folders (*.txt, *.md), "
+                      "JSONL/CSV of readouts.", show_default=False)],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model reference, as for tag.")] = DEFAULT_MODEL,
+    n: Annotated[int, typer.Option("-n", min=1, help="How many sentences to suggest.")] = 50,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Suggestions file (JSONL) to write.")] = Path(
+        "suggestions.jsonl"),
+    exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="A labelled JSONL/CSV file whose "
+                       "sentences are not suggested again (repeatable).")] = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Pick the sentences most worth labelling: nearest their label's threshold, spread over labels and readouts."""
+    from collections import Counter
+
+    from training.archive import read_readouts
+    from training.references import describe_model, load_tagger
+    from training.suggest import labelled_texts, suggest as pick_sentences, write_suggestions
+
+    tagger = load_tagger(model, tracking_uri)
+    skip = labelled_texts(exclude or [])
+    seen = Counter()
+    rows = pick_sentences(tagger, read_readouts(inputs), n, describe_model(model, tracking_uri), skip,
+                          on_progress=lambda readouts, sentences: seen.update(readouts=readouts, sentences=sentences))
+    write_suggestions(rows, out)
+    by_label = Counter(row["uncertain"]["label"] for row in rows)
+    typer.echo(f"{len(rows)} suggestions from {len({r['doc_id'] for r in rows})} of {seen['readouts']} readouts "
+               f"({seen['sentences']} sentences) -> {out}; nearest the threshold of "
+               + ", ".join(f"{label} {by_label[label]}" for label in tagger.labels))
+    typer.echo(f"label them: readout label {out} --into data/my-labels.jsonl")
 
 
 @app.command()

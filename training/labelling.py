@@ -241,7 +241,7 @@ class Session:
         if kind == "accept":
             labels = [label for label in self.labels if label in self.chosen]
             row = {"text": suggestion["text"], "labels": labels, "doc_id": suggestion["doc_id"],
-                   "index": suggestion.get("index"), "source": suggestion.get("source"), **row}
+                   "sentence_index": suggestion.get("sentence_index"), "source": suggestion.get("source"), **row}
             self.message = f"saved: {', '.join(labels) or 'no label'}"
         else:
             self.message = "skipped"
@@ -274,11 +274,11 @@ class Session:
             lines += [Text(""), Text("Every suggestion is answered."), Text(""),
                       Text("u undo the last answer · q quit", style="cyan")]
         else:
-            where = f"{s['doc_id']}, sentence {_ordinal(s.get('index'))}" + (f" · {s['source']}" if s.get("source") else "")
-            lines += [Text(where, style="dim"), Text("")]
-            lines += [Text(f"  {t}", style="dim") for t in (s.get("before") or [])[-CONTEXT_WIDTH:]]
-            lines.append(Text(f"▶ {s['text']}", style="bold"))
-            lines += [Text(f"  {t}", style="dim") for t in (s.get("after") or [])[:CONTEXT_WIDTH]]
+            where = f"{s['doc_id']}, sentence {_ordinal(s.get('sentence_index'))}"
+            lines += [Text(where + (f" · {s['source']}" if s.get("source") else ""), style="dim"), Text("")]
+            lines += [_indented(t, "dim") for t in (s.get("before") or [])[-CONTEXT_WIDTH:]]
+            lines.append(_marked(s["text"]))
+            lines += [_indented(t, "dim") for t in (s.get("after") or [])[:CONTEXT_WIDTH]]
             lines.append(Text(""))
             scores, thresholds = s.get("scores") or {}, s.get("thresholds") or {}
             guess = set(s.get("labels") or [])
@@ -297,6 +297,24 @@ class Session:
         if self.message:
             lines.append(Text(self.message, style="yellow"))
         return lines
+
+
+def _indented(text: str, style: str):
+    from rich.padding import Padding
+    from rich.text import Text
+
+    return Padding(Text(text, style=style), (0, 0, 0, 2))  # wrapped lines keep the indent
+
+
+def _marked(text: str):
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=1)
+    grid.add_column()
+    grid.add_row("▶", Text(text, style="bold"))
+    return grid
 
 
 def _ordinal(index) -> str:
