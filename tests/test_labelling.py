@@ -121,3 +121,39 @@ def test_a_second_session_on_the_same_file_is_refused_and_no_terminal_is_an_erro
         first.send("Enter")
         first.wait_for("1/4 answered")
     assert len(_rows(tmp_path / "mine.jsonl")) == 1
+
+
+def test_the_loop_suggest_label_train_and_compare(tmp_path, tiny_data, store):
+    """The README's loop on the example archive: suggest -> label in the terminal -> train on the
+    corpus and the new labels -> both runs in readout runs, the new one with both files' digests."""
+    import mlflow
+
+    from helpers import ROOT, write_config
+    from training.data import file_digest
+
+    config = write_config(tmp_path / "config.yaml", tiny_data, store)
+    first = run_cli("train", "-c", str(config), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr.decode()
+    suggested = run_cli("suggest", str(ROOT / "data" / "examples" / "archive"), "-n", "5", "--out",
+                        str(tmp_path / "suggestions.jsonl"), "--tracking-uri", store, cwd=tmp_path)
+    assert suggested.returncode == 0, suggested.stderr.decode()
+    with Tmux() as term:
+        _label(tmp_path, term)
+        term.wait_for("0/5 answered")
+        for i, keys in enumerate([["1"], [], ["2", "3"], ["s"], []]):  # toggle, accept as guessed, skip...
+            term.send(*keys, *([] if keys == ["s"] else ["Enter"]))
+            term.wait_for(f"{i + 1}/5 answered")
+        term.send("q")
+        term.wait_exit()
+    mine = tmp_path / "mine.jsonl"
+    assert len(_rows(mine)) == 4
+    second = run_cli("train", "-c", str(config), "--set", f"data.path=[{tiny_data}, {mine}]", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr.decode()
+    assert "model readout-tagger version 2" in second.stdout.decode()
+
+    listed = run_cli("runs", "--format", "json", "--tracking-uri", store)
+    runs = json.loads(listed.stdout)
+    assert sorted(r["data"] for r in runs) == sorted([str(tiny_data), f"{tiny_data}, {mine}"])
+    new = next(r for r in runs if str(mine) in r["data"])
+    tags = mlflow.MlflowClient(store).get_run(new["run_id"]).data.tags
+    assert json.loads(tags["data_digests"]) == {str(tiny_data): file_digest(tiny_data), str(mine): file_digest(mine)}
