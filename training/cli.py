@@ -317,8 +317,11 @@ def audit(
     from rich.table import Table
 
     view = Table(title=f"likely label errors in {', '.join(map(str, cfg.data.paths))} ({k}-fold, {cfg.family})")
+    widths = {"sentence": (32, None), "given": (None, 16), "suggested": (None, 16)}  # the sentence gets the room
     for column in ("#", "quality", "doc_id", "sentence", "given", "suggested", "check"):
-        view.add_column(column, justify="right" if column in ("#", "quality") else "left", overflow="fold")
+        low, high = widths.get(column, (None, None))
+        view.add_column(column, justify="right" if column in ("#", "quality") else "left", overflow="fold",
+                        min_width=low, max_width=high)
     for f in findings[:limit]:
         view.add_row(str(f.rank), f"{f.quality:.3f}", f.doc_id, f.text, ", ".join(f.given) or "—",
                      ", ".join(f.suggested) or "—", f.check)

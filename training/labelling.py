@@ -207,8 +207,11 @@ class Session:
 
     def counts(self) -> dict[str, int]:
         answered = self.log.answered()
+        labelled = self.log.labelled_texts()
         ids = [s["id"] for s in self.suggestions]
-        kinds = [answered[i][0] for i in ids if i in answered]
+        # a suggestion whose sentence is already labelled (from another suggestions file) counts as labelled
+        kinds = [answered[s["id"]][0] if s["id"] in answered else "accept" for s in self.suggestions
+                 if s["id"] in answered or normalised(s["text"]) in labelled]
         return {"total": len(ids), "accepted": kinds.count("accept"), "skipped": kinds.count("skip"),
                 "left": len(ids) - len(kinds)}
 
