@@ -174,6 +174,7 @@ class Tmux:
         self._call("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", self.size[0], "-y", self.size[1],
                    "-c", str(cwd), *(f"-e{k}={v}" for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH")),
                    f"exec {shlex.join(command)}", ";", "set-option", "-t", "t", "remain-on-exit", "on")
+        self.socket = Path(self._call("display-message", "-p", "#{socket_path}").strip())
 
     def send(self, *keys: str) -> None:
         self._call("send-keys", "-t", "t", *keys)
@@ -217,3 +218,5 @@ class Tmux:
 
     def __exit__(self, *exc) -> None:
         subprocess.run([self.tmux, "-L", self.server, "kill-server"], capture_output=True, timeout=30)
+        if getattr(self, "socket", None) is not None:
+            self.socket.unlink(missing_ok=True)  # a killed server leaves its socket file behind
