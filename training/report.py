@@ -78,9 +78,10 @@ def write_report(tagger, readouts: Iterable[Readout], out: Path, model: dict, ti
 
     from training.batch import Rate, progress_bar, tag_readouts
 
-    rate = Rate()
     shown = progress and sys.stderr.isatty()
     with progress_bar(shown, sys.stderr) as update:
+        rate = Rate()
+
         def done(readouts: int, sentences: int) -> None:
             rate.add(readouts, sentences)
             update(rate)
