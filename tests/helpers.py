@@ -147,3 +147,108 @@ def processes_serving(port: int) -> dict[int, str]:
         if b"--port" in argv and str(port).encode() in argv and b"mlflow" in command and "zombie" not in state:
             found[int(entry.name)] = command.decode(errors="replace")
     return found
+
+
+# ------------------------------------------------------------------------- PostgreSQL, MLflow server
+
+POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"  # Debian's `postgresql` package (initdb is not on PATH)
+POSTGRES_START_TIMEOUT_S = 30
+
+
+def find_postgres() -> Path | None:
+    """The newest installed PostgreSQL's bin folder (with initdb and postgres), or None."""
+    import glob
+
+    found = [Path(p) for p in glob.glob(POSTGRES_BIN_GLOB) if (Path(p) / "initdb").is_file()]
+    return max(found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0) if found else None
+
+
+def _as_user() -> tuple[list[str], str | None]:
+    """initdb and postgres refuse to run as root: as root, run them as `postgres` (made by Debian's
+    package) or else `nobody`, through runuser. Returns the command prefix and the user."""
+    if os.geteuid() != 0:
+        return [], None
+    import pwd
+    import shutil
+
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        raise RuntimeError("running as root and there is no runuser to start PostgreSQL as another user")
+    for user in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            continue
+        return [runuser, "-u", user, "--"], user
+    raise RuntimeError("running as root and there is neither a postgres nor a nobody user")
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster in a temp folder on a free port of 127.0.0.1, trusting local
+    connections, with a database ``mlflow`` owned by the user ``mlflow``. ``uri`` is the SQLAlchemy
+    URI MLflow takes as ``--backend-store-uri``. Use as a context manager: the server is stopped and
+    its folder removed on exit."""
+
+    def __init__(self, bin_dir: Path):
+        import shutil
+        import tempfile
+
+        self.bin_dir = bin_dir
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="readout-postgres-"))  # under /tmp: the user can reach it
+        self.process: subprocess.Popen | None = None
+        prefix, user = _as_user()
+        try:
+            if user is not None:
+                shutil.chown(self.folder, user)
+            data = self.folder / "data"
+            subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "mlflow", "--auth=trust",
+                            "-E", "UTF8", "--no-locale"], check=True, capture_output=True, timeout=120)
+            self.log = open(self.folder / "server.log", "w+")  # a file: nobody drains a pipe while it runs
+            self.process = subprocess.Popen(
+                [*prefix, str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.folder),
+                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],  # fsync off: a test cluster, thrown away
+                stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            self._wait_ready()
+            subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "mlflow",
+                            "mlflow"], check=True, capture_output=True, timeout=60)
+        except BaseException:
+            self.close()
+            raise
+        self.uri = f"postgresql+psycopg://mlflow@127.0.0.1:{self.port}/mlflow"
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + POSTGRES_START_TIMEOUT_S
+        while subprocess.run([str(self.bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+                             timeout=10).returncode != 0:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.log.seek(0)
+                raise RuntimeError(f"PostgreSQL did not start: {self.log.read()[-2000:]}")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        import shutil
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # PostgreSQL's "fast" shutdown
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> Postgres:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def team_server_command(backend_uri: str, artifacts: Path, port: int) -> list[str]:
+    """The README's "Team setup" server: MLflow on PostgreSQL, serving a shared artifact folder,
+    with one worker (the job runner is turned off in ``training.ui.server_env``)."""
+    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
+            "--artifacts-destination", artifacts.as_uri(), "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1"]

@@ -51,15 +51,21 @@ def log_report(report, config, data, commit: str | None) -> None:
 
 def _log_datasets(data) -> None:
     import mlflow
+    from mlflow.exceptions import MlflowException
 
-    from training.store import store_lock
+    from training.store import is_duplicate, store_lock
 
     source = data.path.resolve().as_uri()
     for split, ds in data.splits.items():
         dataset = mlflow.data.from_huggingface(ds, source=source, targets="labels",
                                                name=f"{data.path.stem}-{split}", digest=data.digest)
         with store_lock(mlflow.get_tracking_uri()):  # one dataset record per (name, digest): a race otherwise
-            mlflow.log_input(dataset, context=split)
+            try:
+                mlflow.log_input(dataset, context=split)
+            except MlflowException as exc:
+                if not is_duplicate(exc):  # a shared server: another run inserted the record first
+                    raise
+                mlflow.log_input(dataset, context=split)
 
 
 def requirements(extra: tuple[str, ...] = ()) -> list[str]:
