@@ -252,3 +252,22 @@ def team_server_command(backend_uri: str, artifacts: Path, port: int) -> list[st
     return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
             "--artifacts-destination", artifacts.as_uri(), "--host", "127.0.0.1", "--port", str(port),
             "--workers", "1"]
+
+
+def cli_predictions(uri: str, *args: str) -> list[dict]:
+    """``readout tag ARGS --format json`` on the store at ``uri``: [{sentence, labels, scores}]."""
+    result = run_cli("tag", *args, "--format", "json", "--tracking-uri", uri)
+    assert result.returncode == 0, result.stderr.decode()
+    return json.loads(result.stdout)
+
+
+def two_readouts_and_lone_sentences(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
+    """The first two readouts of ``rows`` (lists of rows in reading order) and three sentences of
+    this file's own to tag alone."""
+    readouts: dict[str, list[dict]] = {}
+    for row in rows:
+        if row["doc_id"] in readouts or len(readouts) < 2:
+            readouts.setdefault(row["doc_id"], []).append(row)
+    alone = ["The two navies will sail together next spring.", "Both sides hailed it as a milestone.",
+             "The ministers agreed to cut tariffs on farm machinery."]
+    return list(readouts.values()), alone

@@ -1,0 +1,123 @@
+"""``readout spark-tag`` on Apache Spark (``local[2]``): the same labels and scores as ``readout tag``.
+
+The model reads each sentence beside its neighbours (``context_model``), so a readout cut between
+two Arrow batches would change its scores at the cut. The run asks Spark for batches of 5 rows
+(``--conf spark.sql.execution.arrow.maxRecordsPerBatch=5``): the command must keep every readout
+whole anyway. Skipped where pyspark or Java cannot be had (``.ci/run`` installs Java).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from training.references import load_tagger
+
+from helpers import cli_predictions, run_cli, two_readouts_and_lone_sentences, write_jsonl
+
+SMALL_BATCH = 5
+
+
+def _java_missing() -> str | None:
+    java = shutil.which("java")
+    if java is None:
+        return "there is no java on PATH (apt-get install default-jre-headless)"
+    if subprocess.run([java, "-version"], capture_output=True, timeout=60).returncode != 0:
+        return f"{java} -version fails"
+    return None
+
+
+@pytest.fixture(scope="module")
+def spark_available():
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("Spark tagging is not tested because pyspark is not installed (pip install -e '.[test]')")
+    reason = _java_missing()
+    if reason:
+        pytest.skip(f"Spark tagging is not tested because {reason}")
+
+
+def test_spark_tag_gives_readout_tags_labels_and_scores_for_readouts_and_lone_sentences(
+        spark_available, context_model, tiny_rows, tmp_path):
+    uri = context_model["uri"]
+    readouts, alone = two_readouts_and_lone_sentences(tiny_rows)
+    # 40 readouts (~390 rows) with their doc_id, then sentences without one (each tagged alone)
+    rows = [{"doc_id": r["doc_id"], "text": r["text"], "labels": r["labels"]} for r in tiny_rows]
+    rows += [{"doc_id": None, "text": text, "labels": []} for text in alone]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+
+    result = run_cli("spark-tag", str(source), str(tmp_path / "out.parquet"), "--master", "local[2]",
+                     "--partitions", "2", "--conf", f"spark.sql.execution.arrow.maxRecordsPerBatch={SMALL_BATCH}",
+                     "--tracking-uri", uri, timeout=600)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    assert f"tagged {len(rows)} sentences in 40 readouts on 2 partitions" in result.stdout.decode()
+    assert "maxRecordsPerBatch" in result.stderr.decode()  # told that its setting was overridden
+
+    import pyarrow.parquet as pq
+
+    out = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert len(out) == len(rows)
+    got = {(o["doc_id"], o["text"]): (o["labels"], o["scores"]) for o in out}
+    # the input's own labels column is kept, renamed beside the predicted ones
+    assert {(o["doc_id"], o["text"]): o["input_labels"] for o in out} == {
+        (r["doc_id"], r["text"]): r["labels"] for r in rows}
+
+    # every row equals the in-process Tagger's reading of the whole input as readouts
+    tagger = load_tagger("models:/readout-tagger@champion", uri)
+    expected = tagger.predict([r["text"] for r in rows], [r["doc_id"] for r in rows])
+    for row, want in zip(rows, expected):
+        assert got[(row["doc_id"], row["text"])] == (want.labels, want.scores), row
+
+    # ... and `readout tag`'s: a readout file (one sentence a line) and sentences given alone
+    for readout in readouts:
+        lines = tmp_path / f"{readout[0]['doc_id']}.txt"
+        lines.write_text("".join(r["text"] + "\n" for r in readout), encoding="utf-8")
+        for row, want in zip(readout, cli_predictions(uri, "--file", str(lines), "--no-split")):
+            assert got[(row["doc_id"], row["text"])] == (want["labels"], want["scores"])
+    for text, want in zip(alone, cli_predictions(uri, *alone)):
+        assert got[(None, text)] == (want["labels"], want["scores"])
+
+    # The check above can fail: cut into batches of SMALL_BATCH rows, the readouts score otherwise.
+    texts, docs = [r["text"] for r in tiny_rows], [r["doc_id"] for r in tiny_rows]
+    cut = [p for start in range(0, len(texts), SMALL_BATCH)
+           for p in tagger.predict(texts[start:start + SMALL_BATCH], docs[start:start + SMALL_BATCH])]
+    assert any(c.scores != w.scores for c, w in zip(cut, expected)), "the model should read context"
+
+
+def test_spark_tag_reads_parquet_sentences_without_doc_id_and_writes_jsonl(spark_available, trained, tmp_path):
+    """Sentences without a doc_id column (each alone), from Parquet to JSON lines, with a passenger column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"text": "Both sides will expand LNG deliveries.", "source": "a"},
+            {"text": "The two navies will hold joint exercises.", "source": "b"}]
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), source)
+    result = run_cli("spark-tag", str(source), str(tmp_path / "out.jsonl"), "--master", "local[1]",
+                     "--tracking-uri", trained["uri"], timeout=600)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    assert "(each alone)" in result.stdout.decode()
+    out = [json.loads(line) for part in sorted((tmp_path / "out.jsonl").glob("part-*.json"))
+           for line in part.read_text().splitlines()]
+    want = cli_predictions(trained["uri"], *(r["text"] for r in rows))
+    assert sorted((o["source"], o["text"], o["labels"], o["scores"]) for o in out) == sorted(
+        (r["source"], r["text"], w["labels"], w["scores"]) for r, w in zip(rows, want))
+
+
+@pytest.mark.parametrize("problem, args, message", [
+    ("missing input", ["{tmp}/none.jsonl", "{tmp}/out.parquet"], "INPUT not found"),
+    ("unknown format", ["{tmp}/in.csv", "{tmp}/out.parquet"], "name it *.parquet or *.jsonl"),
+    ("existing output", ["{tmp}/in.jsonl", "{tmp}/in.jsonl"], "already exists"),
+    ("bad --conf", ["{tmp}/in.jsonl", "{tmp}/new.parquet", "--conf", "spark.executor.memory"], "KEY=VALUE"),
+])
+def test_spark_tag_rejects_bad_input_in_one_line_before_starting_spark(tmp_path, problem, args, message):
+    write_jsonl(tmp_path / "in.jsonl", [{"text": "A sentence."}])
+    (tmp_path / "in.csv").write_text("text\nA sentence.\n")
+    args = [a.format(tmp=tmp_path) for a in args]
+    result = run_cli("spark-tag", *args, cwd=tmp_path)
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert stderr.startswith("error: ") and message in stderr and len(stderr.strip().splitlines()) == 1, stderr
