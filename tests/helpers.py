@@ -163,24 +163,21 @@ def find_postgres() -> Path | None:
     return max(found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0) if found else None
 
 
-def _as_user() -> tuple[list[str], str | None]:
-    """initdb and postgres refuse to run as root: as root, run them as `postgres` (made by Debian's
-    package) or else `nobody`, through runuser. Returns the command prefix and the user."""
+def _server_user() -> dict:
+    """initdb and postgres refuse to run as root (CI and this project's machines run as root): there,
+    run them as `postgres` (made by Debian's package) or else `nobody`. Returns Popen's user/group
+    arguments, so that the server is our direct child and our signals reach it."""
     if os.geteuid() != 0:
-        return [], None
+        return {}
     import pwd
-    import shutil
 
-    runuser = shutil.which("runuser")
-    if runuser is None:
-        raise RuntimeError("running as root and there is no runuser to start PostgreSQL as another user")
-    for user in ("postgres", "nobody"):
+    for name in ("postgres", "nobody"):
         try:
-            pwd.getpwnam(user)
+            entry = pwd.getpwnam(name)
         except KeyError:
             continue
-        return [runuser, "-u", user, "--"], user
-    raise RuntimeError("running as root and there is neither a postgres nor a nobody user")
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    raise RuntimeError("running as root and there is neither a postgres nor a nobody user to run PostgreSQL as")
 
 
 class Postgres:
@@ -190,25 +187,24 @@ class Postgres:
     its folder removed on exit."""
 
     def __init__(self, bin_dir: Path):
-        import shutil
         import tempfile
 
         self.bin_dir = bin_dir
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="readout-postgres-"))  # under /tmp: the user can reach it
         self.process: subprocess.Popen | None = None
-        prefix, user = _as_user()
+        as_user = _server_user()
         try:
-            if user is not None:
-                shutil.chown(self.folder, user)
+            if as_user:
+                os.chown(self.folder, as_user["user"], as_user["group"])
             data = self.folder / "data"
-            subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "mlflow", "--auth=trust",
-                            "-E", "UTF8", "--no-locale"], check=True, capture_output=True, timeout=120)
+            subprocess.run([str(bin_dir / "initdb"), "-D", str(data), "-U", "mlflow", "--auth=trust", "-E", "UTF8",
+                            "--no-locale"], check=True, capture_output=True, timeout=120, cwd=self.folder, **as_user)
             self.log = open(self.folder / "server.log", "w+")  # a file: nobody drains a pipe while it runs
             self.process = subprocess.Popen(
-                [*prefix, str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.folder),
+                [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.folder),
                  "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],  # fsync off: a test cluster, thrown away
-                stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=self.log, stderr=subprocess.STDOUT, cwd=self.folder, start_new_session=True, **as_user)
             self._wait_ready()
             subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "mlflow",
                             "mlflow"], check=True, capture_output=True, timeout=60)
@@ -237,6 +233,8 @@ class Postgres:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process is not None:
+            self.log.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> Postgres:
