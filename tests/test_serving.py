@@ -121,3 +121,16 @@ def test_serve_refuses_a_bare_tagger_folder_in_one_line(context_model, tmp_path)
     stderr = result.stderr.decode()
     assert result.returncode == 2 and stderr.startswith("error: ") and "not an MLflow model" in stderr, stderr
     assert len(stderr.strip().splitlines()) == 1
+
+
+def test_serve_refuses_a_port_in_use_in_one_line(context_model):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--tracking-uri", context_model["uri"])
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}"), stderr
+    assert len(stderr.strip().splitlines()) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -76,9 +77,22 @@ def wait_ready(process: subprocess.Popen, host: str, port: int, timeout: float =
 
 
 def last_line(process: subprocess.Popen) -> str:
+    """The server's own error line (uvicorn's start in ``ERROR:``), else its last line."""
     process.log.seek(0)
     lines = [line for line in process.log.read().strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
+    errors = [line for line in lines if line.startswith("ERROR")]
+    return (errors or lines or ["no message"])[-1]
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail in one line before starting anything when the port is taken (uvicorn would only say
+    "return code 3" after the model has loaded)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ReadoutError(f"cannot listen on {host}:{port}: {exc.strerror} (see --port and --host)") from None
 
 
 def serve(ref: str, tracking_uri: str | None, host: str, port: int, announce: Callable[[str], None]) -> None:
@@ -86,6 +100,7 @@ def serve(ref: str, tracking_uri: str | None, host: str, port: int, announce: Ca
     from training.ui import stop
 
     root = model_root(ref, tracking_uri)
+    check_port(host, port)
     process = start(root, host, port)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill`, `timeout` or a process manager
     try:

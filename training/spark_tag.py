@@ -113,6 +113,10 @@ def spark_tag(input_path: str, output_path: str, model: str, tracking_uri: str |
     from models.tagger import MANIFEST
     from training.serve import model_root
 
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        raise ReadoutError("readout spark-tag needs pyspark: pip install -e '.[spark]' (and Java 17+)")
     in_format, out_format = file_format(input_path, "INPUT"), file_format(output_path, "OUTPUT")
     local_in = "://" not in input_path
     if local_in and not Path(input_path).exists():
