@@ -74,9 +74,15 @@ def with_context(X, doc_ids: Sequence[str | None] | None, context: Context):
     """``[X, mean of X before, mean of X after]`` side by side (just X when context is off)."""
     if not context.enabled:
         return X
+    return side_by_side([X] + [M @ X for M in neighbour_matrices(doc_ids, X.shape[0], context)])
+
+
+def side_by_side(blocks):
+    """Feature blocks (all sparse or all dense) as one matrix, columns in order."""
     import scipy.sparse as sp
 
-    blocks = [X] + [M @ X for M in neighbour_matrices(doc_ids, X.shape[0], context)]
-    if sp.issparse(X):
+    if len(blocks) == 1:
+        return blocks[0]
+    if sp.issparse(blocks[0]):
         return sp.hstack(blocks, format="csr")
     return np.hstack([np.asarray(b) for b in blocks])

@@ -41,7 +41,18 @@ class LinearHeadClassifier(Classifier):
 
     def _head(self, X, doc_ids) -> np.ndarray:
         """Probabilities from per-sentence features ``X``: context, then the linear head."""
-        return sigmoid(with_context(X, doc_ids, self.params.context) @ self.coef_.T + self.intercept_)
+        return sigmoid(self._logits(with_context(X, doc_ids, self.params.context)))
+
+    def _logits(self, features) -> np.ndarray:
+        """The head's log-odds for features that already hold their context blocks."""
+        return np.asarray(features @ self.coef_.T) + self.intercept_
+
+    def word_evidence(self, texts: list[str], doc_ids, rows) -> dict:
+        """Per row in ``rows``: ``(start, end, weights)`` for each word, ``weights[k]`` its part in
+        label k's log-odds (``models.evidence``; leave-one-word-out unless a family knows better)."""
+        from models.evidence import occlusion
+
+        return occlusion(self, list(texts), doc_ids, list(rows))
 
     def _fit_head(self, X, Y, doc_ids, validation, on_epoch) -> None:
         """A closed-form fit on features ``X``, reported as one epoch like the iterative families."""

@@ -26,9 +26,27 @@ class Prediction:
     sentence: str
     labels: list[str]
     scores: dict[str, float]
+    # For each label on: the words that drove it, strongest first (``Tagger.explain``)
+    evidence: dict[str, list[Word]] | None = None
 
     def to_dict(self) -> dict:
-        return {"sentence": self.sentence, "labels": self.labels, "scores": self.scores}
+        out = {"sentence": self.sentence, "labels": self.labels, "scores": self.scores}
+        if self.evidence is not None:
+            out["evidence"] = {label: [w.to_dict() for w in found] for label, found in self.evidence.items()}
+        return out
+
+
+@dataclass
+class Word:
+    """A word of a sentence and its part in one label's log-odds."""
+
+    text: str
+    start: int
+    end: int
+    weight: float
+
+    def to_dict(self) -> dict:
+        return {"word": self.text, "start": self.start, "end": self.end, "weight": self.weight}
 
 
 class Tagger:
@@ -38,6 +56,7 @@ class Tagger:
         self.classifier = classifier
         self.labels = list(labels)
         self.thresholds_ = np.asarray(thresholds, dtype=np.float64)
+        self.created: str | None = None  # when it was saved (UTC, ISO 8601); set by save and load
 
     @property
     def context(self):
@@ -62,14 +81,36 @@ class Tagger:
             for text, row_p, row_on in zip(texts, np.round(proba, 4).tolist(), on)
         ]
 
+    def explain(self, predictions: list[Prediction], doc_ids: Sequence[str | None] | None = None,
+                top: int = 5) -> list[Prediction]:
+        """Fill in ``evidence`` for each label that is on: up to ``top`` words that pushed it up,
+        strongest first (``models.evidence``). ``predictions`` and ``doc_ids`` as ``predict`` gave
+        and took them, so each sentence is explained beside the same neighbours."""
+        texts = [p.sentence for p in predictions]
+        rows = [i for i, p in enumerate(predictions) if p.labels]
+        found = self.classifier.word_evidence(texts, doc_ids, rows) if rows else {}
+        index = {label: k for k, label in enumerate(self.labels)}
+        for i, p in enumerate(predictions):
+            p.evidence = {}
+            for label in p.labels:
+                k = index[label]
+                ranked = sorted(((w[k], s, e) for s, e, w in found.get(i, [])), reverse=True)
+                # Words far weaker than the strongest are noise to a reader: a quarter of it at least.
+                floor = max(ranked[0][0] / 4, 0) if ranked else 0
+                p.evidence[label] = [Word(p.sentence[s:e], s, e, round(float(weight), 3))
+                                     for weight, s, e in ranked[:top] if weight > floor]
+        return predictions
+
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
         self.classifier.save(folder / "classifier")
+        self.created = self.created or _now()
         manifest = {
             "format": FORMAT_VERSION,
             "family": self.classifier.name,
             "labels": self.labels,
             "thresholds": {label: float(t) for label, t in zip(self.labels, self.thresholds_)},
+            "created": self.created,
         }
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
         return folder
@@ -83,4 +124,12 @@ class Tagger:
                              "retrain it with this version")
         family = FAMILIES[manifest["family"]]
         labels = manifest["labels"]
-        return cls(family.load(folder / "classifier"), labels, [manifest["thresholds"][label] for label in labels])
+        tagger = cls(family.load(folder / "classifier"), labels, [manifest["thresholds"][label] for label in labels])
+        tagger.created = manifest.get("created")
+        return tagger
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()

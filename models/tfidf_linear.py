@@ -63,6 +63,28 @@ class TfidfLinear(LinearHeadClassifier):
         blocks = [f.transform(texts) for f in self.featurizers_]
         return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
 
+    def word_evidence(self, texts, doc_ids, rows):
+        """Exact: each n-gram's TF-IDF value times its weight (``models.evidence.exact_terms``); the
+        neighbours' part of the logit is context, not a word of this sentence."""
+        from models.evidence import exact_terms, occlusion
+
+        texts = list(texts)
+        X = self._features([texts[i] for i in rows])
+        out = {}
+        for r, i in enumerate(rows):
+            found, offset = [], 0
+            for featurizer in self.featurizers_:
+                spans = featurizer.occurrences(texts[i])
+                if spans is None:  # preprocessing moved characters (rare Unicode): no exact map
+                    return occlusion(self, texts, doc_ids, list(rows))
+                found += [(offset + term, start, end) for term, start, end in spans]
+                offset += len(featurizer.vocabulary)
+            row = X.getrow(r)
+            contributions = np.zeros((self.coef_.shape[0], offset))
+            contributions[:, row.indices] = self.coef_[:, row.indices] * row.data
+            out[i] = exact_terms(texts[i], found, contributions)
+        return out
+
     def _save(self, folder: Path) -> None:
         settings = [f.settings() for f in self.featurizers_]
         (folder / "vocabularies.json").write_text(json.dumps(settings, ensure_ascii=False))
@@ -137,6 +159,29 @@ class Featurizer:
         X.data *= self.idf[X.indices]
         X.data /= np.repeat(_row_norms(X), np.diff(X.indptr))
         return X
+
+
+    def occurrences(self, text: str) -> list[tuple[int, int, int]] | None:
+        """Each vocabulary term found in ``text`` as ``(term, start, end)`` in the original text;
+        None where preprocessing changed the tokens so that no such map exists."""
+        low, high = self.ngram_range
+        if self.analyzer == "char_wb":
+            tokens = [m for m in re.finditer(r"\S+", text)]
+            if len(tokens) != len(_preprocess(text).split()):
+                return None
+            return [(term, m.start(), m.end()) for m in tokens
+                    for term in _char_wb_ids(f" {_preprocess(m.group())} ", low, high, self.vocabulary)]
+        tokens = list(_WORD.finditer(text))
+        forms = [_preprocess(m.group()) for m in tokens]
+        if forms != _WORD.findall(_preprocess(text)):
+            return None
+        found = []
+        for n in range(low, high + 1):
+            for k in range(len(forms) - n + 1):
+                term = self.vocabulary.get(" ".join(forms[k:k + n]))
+                if term is not None:
+                    found.append((term, tokens[k].start(), tokens[k + n - 1].end()))
+        return found
 
 
 def _row_norms(X) -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from browser import find_chromium
 from helpers import CORPUS, run_cli, write_config, write_jsonl
 
 # Tiny but real: the first 40 readouts of the corpus (~400 sentences) train in about a second.
@@ -53,6 +54,14 @@ def trained(tmp_path_factory, tiny_rows):
     assert result.returncode == 0, result.stderr.decode()
     return {"folder": folder, "uri": uri, "config": config, "data": data, "stdout": result.stdout.decode(),
             "stderr": result.stderr.decode()}
+
+
+@pytest.fixture
+def chromium() -> str:
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("Chromium not installed: apt-get install chromium")
+    return binary
 
 
 @pytest.fixture(scope="session")

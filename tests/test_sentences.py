@@ -31,6 +31,13 @@ def test_real_readouts_split_into_their_labelled_sentences():
      ["Gen. J. Smith visited on Jan. 5.", "Prices rose 3.5 percent."]),
     ("Photo: The leaders meet. (Reuters)", ["Photo: The leaders meet. (Reuters)"]),
     ("\n\n  \n", []),
+    # Hard-wrapped at a fixed width: a line that reaches near the width continues, capital or not.
+    ("The ministers recalled the 1984 Treaty of Friendship and the Treaty of\nPeace signed in the capital.\n"
+     "Both sides agreed to meet again in the coming months in the other capital.",
+     ["The ministers recalled the 1984 Treaty of Friendship and the Treaty of Peace signed in the capital.",
+      "Both sides agreed to meet again in the coming months in the other capital."]),
+    ("1. The Ministers welcomed the plan. 2. They noted progress.\n(b) Trade rose.",
+     ["1. The Ministers welcomed the plan.", "2. They noted progress.", "(b) Trade rose."]),
 ])
 def test_split_rules(text, expected):
     assert split_sentences(text) == expected

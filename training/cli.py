@@ -83,29 +83,61 @@ def _print_metrics(metrics: dict[str, float], labels: list[str]) -> None:
 def tag(
     texts: Annotated[Optional[list[str]], typer.Argument(help="Sentences to tag; '-' reads standard input.",
                                                          show_default=False)] = None,
-    file: Annotated[Optional[str], typer.Option("--file", "-f", help="A readout file to tag ('-' for stdin).")] = None,
+    files: Annotated[Optional[list[str]], typer.Option("--file", "-f", help="A readout file, a folder of them "
+                     "(*.txt, *.md), or a JSONL/CSV of readouts; repeatable; '-' for stdin.",
+                     show_default=False)] = None,
     split: Annotated[Optional[bool], typer.Option("--split/--no-split", help="Split the input into sentences "
                      "(default for files and stdin); --no-split takes each line as one sentence.",
                      show_default=False)] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    fmt: Annotated[Optional[Format], typer.Option("--format", help="Output format (default: table, or "
+                   "the --out file's suffix).", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file (needed for parquet).",
+                   show_default=False)] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Add each label's evidence: the words that "
+                       "drove it.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     model: Annotated[str, typer.Option("--model", "-m", help="models:/NAME@ALIAS, models:/NAME/VERSION, "
                      "runs:/RUN_ID/model or a model folder.")] = DEFAULT_MODEL,
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Tag sentences, a readout file, or standard input with cooperation areas."""
+    """Tag sentences, readout files, folders and archives, or standard input, with cooperation areas."""
     from training.inputs import read_input
-    from training.outputs import format_predictions, print_table
     from training.references import load_tagger
+    from training.batch import tag_to
 
-    given = read_input(texts or [], file, split, sys.stdin)
-    if given.skipped:
-        _err(f"skipped {given.skipped} blank line{'s' if given.skipped > 1 else ''}")
+    fmt = fmt or (Format.for_path(str(out)) if out else Format.table)
+    readouts, alone = read_input(texts or [], files or [], split, sys.stdin)
     tagger = load_tagger(model, tracking_uri)
-    predictions = tagger.predict(given.texts, given.doc_ids)
-    if fmt is Format.table:
-        print_table(predictions, tagger)
-    else:
-        sys.stdout.write(format_predictions(predictions, tagger.labels, fmt))
+    skipped = tag_to(tagger, readouts, alone, fmt, out, explain=explain, progress=not quiet)
+    if skipped:
+        _err(f"skipped {skipped} blank line{'s' if skipped > 1 else ''}")
+
+
+@app.command()
+def report(
+    inputs: Annotated[list[str], typer.Argument(help="Readout files, folders (*.txt, *.md) or JSONL/CSV "
+                                                     "archives of readouts; '-' for stdin.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
+    title: Annotated[str, typer.Option("--title", help="The report's heading.")] = "Readout report",
+    explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Mark the words that drove each "
+                       "label (slower with encoder models).")] = True,
+    split: Annotated[bool, typer.Option("--split/--no-split", help="Split texts into sentences; "
+                     "--no-split takes each line (or JSONL/CSV row) as one sentence.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model reference, as for tag.")] = DEFAULT_MODEL,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Tag an archive of readouts and write one self-contained HTML report (charts, table, readouts)."""
+    from training.archive import read_readouts
+    from training.inputs import nonempty
+    from training.references import describe_model, load_tagger
+    from training.report import write_report
+
+    readouts = nonempty(read_readouts(inputs, split, sys.stdin))
+    tagger = load_tagger(model, tracking_uri)
+    done = write_report(tagger, readouts, out, describe_model(model, tracking_uri), title, explain, not quiet)
+    typer.echo(f"{out}: {done['readouts']:,} readouts, {done['sentences']:,} sentences, "
+               f"{done['bytes'] / 1e6:.1f} MB; open it in a browser")
 
 
 @app.command()

@@ -1,21 +1,14 @@
-"""What ``readout tag`` reads: sentences given as arguments (each alone), or a readout from a file
-or standard input (split into sentences that are each other's context). One UTF-8 decoder, shared
-with the training data reader, turns bad bytes into a one-line error with the line number.
+"""What ``readout tag`` and ``readout report`` read: sentences given as arguments (each alone), or
+readouts from files, folders, JSONL/CSV archives and standard input (``training.archive``). One
+UTF-8 decoder, shared with the training data reader, turns bad bytes into a one-line error with
+the line number.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 
 from training.errors import ReadoutError
-
-
-@dataclass
-class Sentences:
-    texts: list[str]
-    doc_ids: list[str | None] | None  # the readout of each sentence; None: each sentence alone
-    skipped: int = 0  # blank lines skipped (--no-split)
 
 
 def decode_utf8(raw: bytes, name: str) -> str:
@@ -26,44 +19,30 @@ def decode_utf8(raw: bytes, name: str) -> str:
         raise ReadoutError(f"{name}:{line}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
 
 
-def read_input(texts: list[str], file: str | None, split: bool | None, stdin) -> Sentences:
-    """Sentences to tag from arguments, a file or stdin.
+def read_input(texts: list[str], files: list[str], split: bool | None, stdin) -> tuple[Iterator, bool]:
+    """``(readouts, alone)``: what to tag, and whether they are sentences tagged one by one.
 
-    ``split`` defaults to on for files and stdin (a readout) and off for sentences given as
-    arguments. A readout's sentences share one ``doc_id`` (its file name), so a model with
-    context reads each beside its neighbours; sentences given as arguments are tagged alone.
-    """
+    ``split`` defaults to on for readouts (files, stdin) and off for sentences given as
+    arguments. A sentence given alone is a readout of one sentence with no ``doc_id``, so one
+    code path tags both."""
+    from training.archive import Readout, read_readouts
     from training.sentences import split_sentences
 
-    if file is not None and texts:
+    if files and texts and texts != ["-"]:
         raise ReadoutError("give sentences as arguments or --file, not both")
-    if file is None and texts == ["-"]:
-        file = "-"
-    if file is None:
-        chunks, split, doc = texts, bool(split), None
-    else:
-        split = True if split is None else split
-        if file == "-":
-            raw = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
-            doc = "standard input"
-        else:
-            try:
-                raw = Path(file).read_bytes()
-            except FileNotFoundError:
-                raise ReadoutError(f"file not found: {file}") from None
-            except IsADirectoryError:
-                raise ReadoutError(f"{file} is a folder, not a text file") from None
-            except OSError as exc:
-                raise ReadoutError(f"cannot read {file}: {exc.strerror}") from None
-            doc = file
-        text = decode_utf8(raw, doc)
-        chunks = [text] if split else text.splitlines()
-    if split:
-        sentences = [s for chunk in chunks for s in split_sentences(chunk)]
-        skipped = 0
-    else:
-        sentences = [" ".join(c.split()) for c in chunks if c.strip()]
-        skipped = len(chunks) - len(sentences)
-    if not sentences:
+    if texts == ["-"]:
+        files, texts = [*files, "-"], []
+    if files:
+        return nonempty(read_readouts(files, True if split is None else split, stdin)), False
+    sentences = [s for t in texts for s in split_sentences(t)] if split else [" ".join(t.split()) for t in texts]
+    return nonempty(Readout(None, [s]) for s in sentences if s), True
+
+
+def nonempty(readouts) -> Iterator:
+    """The readouts, or one clear error before anything is written when there are none."""
+    readouts = iter(readouts)
+    first = next(readouts, None)
+    if first is None:
         raise ReadoutError("no sentences to tag: the input is empty")
-    return Sentences(sentences, None if doc is None else [doc] * len(sentences), skipped)
+    yield first
+    yield from readouts

@@ -112,3 +112,33 @@ def load_tagger(ref: str, tracking_uri: str | None = None):
         return Tagger.load(folder)
     except Exception as exc:  # a damaged or foreign model folder: one line, not a traceback
         raise ReadoutError(f"cannot load model {ref} from {folder}: {exc}") from None
+
+
+def describe_model(ref: str, tracking_uri: str | None = None) -> dict:
+    """What a report prints to be traceable: the reference, and for registry references the
+    version and run it resolves to (best effort: a store that cannot say leaves them out)."""
+    info = {"ref": ref}
+    if not ref.startswith("models:/"):
+        return info
+    from training.store import resolve_uri, sqlite_path
+
+    name, alias, version = _parse_registry_ref(ref)
+    uri = resolve_uri(tracking_uri)
+    db = sqlite_path(uri)
+    try:
+        if db is not None:
+            with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as conn:
+                if alias:
+                    version = conn.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                                           (name, alias)).fetchone()[0]
+                run_id = conn.execute("SELECT run_id FROM model_versions WHERE name = ? AND version = ?",
+                                      (name, version)).fetchone()[0]
+        else:
+            from mlflow import MlflowClient
+
+            client = MlflowClient(uri)
+            found = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
+            version, run_id = int(found.version), found.run_id
+    except Exception:  # only for display: the model itself was already loaded
+        return info
+    return {**info, "name": name, "version": int(version), "run_id": run_id}
