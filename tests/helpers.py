@@ -253,10 +253,11 @@ def team_server_command(backend_uri: str, artifacts: Path, port: int) -> list[st
 
 
 def cli_predictions(uri: str, *args: str) -> list[dict]:
-    """``readout tag ARGS --format json`` on the store at ``uri``: [{sentence, labels, scores}]."""
-    result = run_cli("tag", *args, "--format", "json", "--tracking-uri", uri)
+    """``readout tag ARGS --format json`` on the store at ``uri``: each row's sentence, labels and
+    scores, in input order (rows read from files also name their doc_id and sentence_index)."""
+    result = run_cli("tag", *args, "--format", "json", "--quiet", "--tracking-uri", uri)
     assert result.returncode == 0, result.stderr.decode()
-    return json.loads(result.stdout)
+    return [{key: row[key] for key in ("sentence", "labels", "scores")} for row in json.loads(result.stdout)]
 
 
 def two_readouts_and_lone_sentences(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:

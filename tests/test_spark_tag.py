@@ -9,7 +9,6 @@ whole anyway. Skipped where pyspark or Java cannot be had (``.ci/run`` installs 
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 import subprocess
 
@@ -43,7 +42,7 @@ def spark_available():
 def test_spark_tag_gives_readout_tags_labels_and_scores_for_readouts_and_lone_sentences(
         spark_available, context_model, tiny_rows, tmp_path):
     uri = context_model["uri"]
-    readouts, alone = two_readouts_and_lone_sentences(tiny_rows)
+    _, alone = two_readouts_and_lone_sentences(tiny_rows)
     # 40 readouts (~390 rows) with their doc_id, then sentences without one (each tagged alone)
     rows = [{"doc_id": r["doc_id"], "text": r["text"], "labels": r["labels"]} for r in tiny_rows]
     rows += [{"doc_id": None, "text": text, "labels": []} for text in alone]
@@ -71,12 +70,10 @@ def test_spark_tag_gives_readout_tags_labels_and_scores_for_readouts_and_lone_se
     for row, want in zip(rows, expected):
         assert got[(row["doc_id"], row["text"])] == (want.labels, want.scores), row
 
-    # ... and `readout tag`'s: a readout file (one sentence a line) and sentences given alone
-    for readout in readouts:
-        lines = tmp_path / f"{readout[0]['doc_id']}.txt"
-        lines.write_text("".join(r["text"] + "\n" for r in readout), encoding="utf-8")
-        for row, want in zip(readout, cli_predictions(uri, "--file", str(lines), "--no-split")):
-            assert got[(row["doc_id"], row["text"])] == (want["labels"], want["scores"])
+    # ... and `readout tag`'s on the same file (consecutive rows sharing a doc_id are a readout, a
+    # row without one is alone), and on the lone sentences given as arguments
+    for row, want in zip(rows, cli_predictions(uri, "--file", str(source), "--no-split")):
+        assert got[(row["doc_id"], row["text"])] == (want["labels"], want["scores"]), row
     for text, want in zip(alone, cli_predictions(uri, *alone)):
         assert got[(None, text)] == (want["labels"], want["scores"])
 
@@ -85,26 +82,6 @@ def test_spark_tag_gives_readout_tags_labels_and_scores_for_readouts_and_lone_se
     cut = [p for start in range(0, len(texts), SMALL_BATCH)
            for p in tagger.predict(texts[start:start + SMALL_BATCH], docs[start:start + SMALL_BATCH])]
     assert any(c.scores != w.scores for c, w in zip(cut, expected)), "the model should read context"
-
-
-def test_spark_tag_reads_parquet_sentences_without_doc_id_and_writes_jsonl(spark_available, trained, tmp_path):
-    """Sentences without a doc_id column (each alone), from Parquet to JSON lines, with a passenger column."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rows = [{"text": "Both sides will expand LNG deliveries.", "source": "a"},
-            {"text": "The two navies will hold joint exercises.", "source": "b"}]
-    source = tmp_path / "in.parquet"
-    pq.write_table(pa.Table.from_pylist(rows), source)
-    result = run_cli("spark-tag", str(source), str(tmp_path / "out.jsonl"), "--master", "local[1]",
-                     "--tracking-uri", trained["uri"], timeout=600)
-    assert result.returncode == 0, result.stderr.decode()[-3000:]
-    assert "(each alone)" in result.stdout.decode()
-    out = [json.loads(line) for part in sorted((tmp_path / "out.jsonl").glob("part-*.json"))
-           for line in part.read_text().splitlines()]
-    want = cli_predictions(trained["uri"], *(r["text"] for r in rows))
-    assert sorted((o["source"], o["text"], o["labels"], o["scores"]) for o in out) == sorted(
-        (r["source"], r["text"], w["labels"], w["scores"]) for r, w in zip(rows, want))
 
 
 @pytest.mark.parametrize("problem, args, message", [

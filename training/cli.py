@@ -275,9 +275,13 @@ def spark_tag(
             raise ReadoutError(f"--conf {item!r}: use KEY=VALUE")
         settings[key.strip()] = value
     result = run_job(input_path, output_path, model, tracking_uri, master, partitions, order_by, settings, note=_err)
-    readouts = f" in {result.readouts} readouts" if result.readouts is not None else " (each alone)"
-    typer.echo(f"tagged {result.sentences} sentences{readouts} on {result.partitions} partitions: "
+    readouts = f" in {_count(result.readouts, 'readout')}" if result.readouts is not None else " (each alone)"
+    typer.echo(f"tagged {_count(result.sentences, 'sentence')}{readouts} on {_count(result.partitions, 'partition')}: "
                f"{result.output} ({result.output_format})")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def main() -> None:

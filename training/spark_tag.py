@@ -80,30 +80,28 @@ def tagged(spark, frame, model_uri: str, labels: list[str], order_by: str | None
     for key, value in WHOLE_PARTITION_BATCHES.items():
         spark.conf.set(key, value)
     udf = mlflow.pyfunc.spark_udf(spark, model_uri, env_manager="local")
-    readouts = DOC_ID in frame.columns
+    given_doc_ids = DOC_ID in frame.columns
+    if not given_doc_ids:  # one path for both: a row without a doc_id is a sentence alone
+        frame = frame.withColumn(DOC_ID, F.lit(None).cast("string"))
     order = order_by or ORDER
     if order_by is None:
         # increasing in input order within each file: the readouts' reading order
         frame = frame.withColumn(ORDER, F.monotonically_increasing_id())
-    if readouts:
-        frame = frame.withColumn(DOC_ID, F.col(DOC_ID).cast("string"))
-        # rows without a doc_id are each alone: spread them by position rather than pile them in one partition
-        key = F.coalesce(F.col(DOC_ID), F.concat(F.lit("\0"), F.col(order).cast("string")))
-        frame = frame.repartition(partitions or spark.sparkContext.defaultParallelism, key)
-        frame = frame.sortWithinPartitions(DOC_ID, order)
-        inputs = F.struct(F.col(TEXT), F.col(DOC_ID))
-    else:
-        frame = frame.repartition(partitions or spark.sparkContext.defaultParallelism).sortWithinPartitions(order)
-        inputs = F.struct(F.col(TEXT))
+    frame = frame.withColumn(DOC_ID, F.col(DOC_ID).cast("string"))
+    # rows without a doc_id are each alone: spread them by position rather than pile them in one partition
+    key = F.coalesce(F.col(DOC_ID), F.concat(F.lit("\0"), F.col(order).cast("string")))
+    frame = frame.repartition(partitions or spark.sparkContext.defaultParallelism, key)
+    frame = frame.sortWithinPartitions(DOC_ID, order)
     renamed = {c: f"input_{c}" for c in frame.columns if c in (OUTPUT_LABELS, OUTPUT_SCORES)}
     for old, new in renamed.items():
         frame = frame.withColumnRenamed(old, new)
-    result = frame.withColumn("_tags", udf(inputs))
+    result = frame.withColumn("_tags", udf(F.struct(F.col(TEXT), F.col(DOC_ID))))
     joined = F.col("_tags.labels")
     label_list = F.when(joined == "", F.array().cast("array<string>")).otherwise(F.split(joined, ";"))
     scores = F.struct(*(F.col("_tags").getField(label).alias(label) for label in labels))
     result = result.withColumn(OUTPUT_LABELS, label_list).withColumn(OUTPUT_SCORES, scores).drop("_tags")
-    return result.drop(ORDER) if order_by is None else result
+    added = ([] if given_doc_ids else [DOC_ID]) + ([ORDER] if order_by is None else [])
+    return result.drop(*added)
 
 
 def spark_tag(input_path: str, output_path: str, model: str, tracking_uri: str | None = None,
