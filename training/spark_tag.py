@@ -108,21 +108,21 @@ def spark_tag(input_path: str, output_path: str, model: str, tracking_uri: str |
               master: str = "local[*]", partitions: int | None = None, order_by: str | None = None,
               conf: dict[str, str] | None = None, note=lambda message: None) -> SparkTagResult:
     """Read ``input_path``, tag every row with ``model`` and write ``output_path``."""
-    from models.tagger import MANIFEST
-    from training.serve import model_root
-
     import importlib.util
+
+    from models.tagger import MANIFEST
+    from training.references import TAGGER_IN_MLFLOW_MODEL
+    from training.serve import model_root
 
     if importlib.util.find_spec("pyspark") is None:
         raise ReadoutError("readout spark-tag needs pyspark: pip install -e '.[spark]' (and Java 17+)")
     in_format, out_format = file_format(input_path, "INPUT"), file_format(output_path, "OUTPUT")
-    local_in = "://" not in input_path
-    if local_in and not Path(input_path).exists():
+    if "://" not in input_path and not Path(input_path).exists():
         raise ReadoutError(f"INPUT not found: {input_path}")
     if "://" not in output_path and Path(output_path).exists():
         raise ReadoutError(f"OUTPUT {output_path} already exists: give a new path (nothing is overwritten)")
     root = model_root(model, tracking_uri)
-    labels = json.loads((root / "artifacts" / "tagger" / MANIFEST).read_text())["labels"]
+    labels = json.loads((root / TAGGER_IN_MLFLOW_MODEL / MANIFEST).read_text())["labels"]
     overridden = [k for k in WHOLE_PARTITION_BATCHES if k in (conf or {})]
     if overridden:
         note(f"ignored --conf {', '.join(overridden)}: each partition must be one Arrow batch, so no readout is cut")
@@ -143,7 +143,8 @@ def spark_tag(input_path: str, output_path: str, model: str, tracking_uri: str |
             raise ReadoutError(f"INPUT {input_path} has no rows")
         if counts["texts"] < counts["rows"]:
             raise ReadoutError(f"INPUT {input_path}: {counts['rows'] - counts['texts']} rows have no {TEXT}")
-        parts = partitions or max(spark.sparkContext.defaultParallelism, math.ceil(counts["rows"] / ROWS_PER_PARTITION))
+        parts = partitions or max(spark.sparkContext.defaultParallelism,
+                                  math.ceil(counts["rows"] / ROWS_PER_PARTITION))
         result = tagged(spark, frame, str(root), labels, order_by, parts)
         result.write.format(out_format).mode("errorifexists").save(output_path)
     except PySparkException as exc:
@@ -158,9 +159,8 @@ def spark_tag(input_path: str, output_path: str, model: str, tracking_uri: str |
 def _counts(frame):
     from pyspark.sql import functions as F
 
-    counts = [F.count(F.lit(1)).alias("rows"), F.count(TEXT).alias("texts")]
-    counts.append(F.countDistinct(DOC_ID).alias("readouts") if DOC_ID in frame.columns else F.lit(None).alias("readouts"))
-    return counts
+    readouts = F.countDistinct(DOC_ID) if DOC_ID in frame.columns else F.lit(None)
+    return [F.count(F.lit(1)).alias("rows"), F.count(TEXT).alias("texts"), readouts.alias("readouts")]
 
 
 def _quiet_spark_and_mlflow() -> None:
