@@ -56,19 +56,20 @@ def occlusion(model, texts: list[str], doc_ids, rows: Sequence[int]) -> dict[int
     return out
 
 
-def exact_terms(text: str, occurrences: list[tuple[int, int, int]], contributions: np.ndarray) -> Evidence:
-    """Spread each term's contribution (``contributions[:, term]``, one row per label) over the
+def exact_terms(text: str, occurrences: list[tuple[int, int, int]], contributions: dict[int, np.ndarray],
+                n_labels: int) -> Evidence:
+    """Spread each term's contribution (``contributions[term]``, one value per label) over the
     words that its occurrences ``(term, start, end)`` cover; a term found n times gives each
     occurrence 1/n of it."""
     spans = words(text)
-    weights = np.zeros((len(spans), contributions.shape[0]))
-    if not spans:
-        return []
-    starts = np.asarray([s for s, _ in spans])
-    ends = np.asarray([e for _, e in spans])
-    times = Counter(term for term, _, _ in occurrences)
-    for term, start, end in occurrences:
-        covered = np.flatnonzero((starts < end) & (ends > start))
-        if len(covered):
-            weights[covered] += contributions[:, term] / (times[term] * len(covered))
+    found = [(t, a, b) for t, a, b in occurrences if t in contributions]
+    if not spans or not found:
+        return [(s, e, np.zeros(n_labels)) for s, e in spans]
+    times = Counter(t for t, _, _ in found)
+    share = np.asarray([contributions[t] / times[t] for t, _, _ in found])  # (occurrences, labels)
+    bounds = np.asarray([(a, b) for _, a, b in found])
+    starts, ends = np.asarray(spans).T
+    covers = (starts[None, :] < bounds[:, 1:2]) & (ends[None, :] > bounds[:, 0:1])  # (occurrences, words)
+    covers = covers / np.maximum(covers.sum(axis=1, keepdims=True), 1)
+    weights = covers.T @ share
     return [(s, e, weights[j]) for j, (s, e) in enumerate(spans)]

@@ -79,10 +79,9 @@ class TfidfLinear(LinearHeadClassifier):
                     return occlusion(self, texts, doc_ids, list(rows))
                 found += [(offset + term, start, end) for term, start, end in spans]
                 offset += len(featurizer.vocabulary)
-            row = X.getrow(r)
-            contributions = np.zeros((self.coef_.shape[0], offset))
-            contributions[:, row.indices] = self.coef_[:, row.indices] * row.data
-            out[i] = exact_terms(texts[i], found, contributions)
+            terms = X.indices[X.indptr[r]:X.indptr[r + 1]]
+            parts = self.coef_[:, terms] * X.data[X.indptr[r]:X.indptr[r + 1]]
+            out[i] = exact_terms(texts[i], found, dict(zip(terms.tolist(), parts.T)), self.coef_.shape[0])
         return out
 
     def _save(self, folder: Path) -> None:
@@ -131,15 +130,9 @@ class Featurizer:
         indices = array("i")  # C ints: extends and converts to NumPy without a Python-list detour
         indptr = [0]
         if self.analyzer == "char_wb":
-            cache = self._cache
             for text in texts:
                 for word in _preprocess(text).split():
-                    ids = cache.get(word)
-                    if ids is None:
-                        ids = _char_wb_ids(f" {word} ", low, high, self.vocabulary)
-                        if len(cache) < self.CACHE_LIMIT:
-                            cache[word] = ids
-                    indices.extend(ids)
+                    indices.extend(self._char_ids(word))
                 indptr.append(len(indices))
         else:
             get = self.vocabulary.get
@@ -161,6 +154,16 @@ class Featurizer:
         return X
 
 
+    def _char_ids(self, word: str) -> list[int]:
+        """The char_wb n-gram ids of one preprocessed word, cached."""
+        ids = self._cache.get(word)
+        if ids is None:
+            low, high = self.ngram_range
+            ids = _char_wb_ids(f" {word} ", low, high, self.vocabulary)
+            if len(self._cache) < self.CACHE_LIMIT:
+                self._cache[word] = ids
+        return ids
+
     def occurrences(self, text: str) -> list[tuple[int, int, int]] | None:
         """Each vocabulary term found in ``text`` as ``(term, start, end)`` in the original text;
         None where preprocessing changed the tokens so that no such map exists."""
@@ -169,8 +172,7 @@ class Featurizer:
             tokens = [m for m in re.finditer(r"\S+", text)]
             if len(tokens) != len(_preprocess(text).split()):
                 return None
-            return [(term, m.start(), m.end()) for m in tokens
-                    for term in _char_wb_ids(f" {_preprocess(m.group())} ", low, high, self.vocabulary)]
+            return [(term, m.start(), m.end()) for m in tokens for term in self._char_ids(_preprocess(m.group()))]
         tokens = list(_WORD.finditer(text))
         forms = [_preprocess(m.group()) for m in tokens]
         if forms != _WORD.findall(_preprocess(text)):

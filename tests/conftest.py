@@ -65,7 +65,7 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="session")
-def context_model(tmp_path_factory, tiny_rows):
+def context_store(tmp_path_factory, tiny_rows):
     """A model that reads each sentence beside its neighbours (model.context 1+1), trained through
     the CLI into a fresh store: serving and Spark must keep a readout's rows together for it."""
     folder = tmp_path_factory.mktemp("context-model")

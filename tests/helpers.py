@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import socket
 import subprocess
 import sys
@@ -147,6 +148,99 @@ def processes_serving(port: int) -> dict[int, str]:
         if b"--port" in argv and str(port).encode() in argv and b"mlflow" in command and "zombie" not in state:
             found[int(entry.name)] = command.decode(errors="replace")
     return found
+
+
+def run_in_terminal(command: list[str], cwd: Path | None = None, timeout: float = 600) -> tuple[int, str]:
+    """Run a command with stdout and stderr on a pseudo-terminal, as in a user's shell: its exit
+    code and everything it printed (terminal escapes included)."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([str(c) for c in command], cwd=cwd, stdin=subprocess.DEVNULL, stdout=follower,
+                               stderr=follower, env={**os.environ, "COLUMNS": "120"})
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 1 << 16)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    return process.wait(timeout=timeout), seen.decode(errors="replace")
+
+
+class Tmux:
+    """A real terminal: a private tmux server running one command in one pane, driven by
+    ``send-keys`` and read with ``capture-pane``. Use as a context manager (the server is killed)."""
+
+    def __init__(self, width: int = 100, height: int = 30):
+        import shutil
+        import uuid
+
+        self.tmux = shutil.which("tmux")
+        self.server = f"readout-test-{uuid.uuid4().hex[:12]}"  # -L: a short socket name, whatever the temp path
+        self.size = (str(width), str(height))
+
+    def _call(self, *args: str) -> str:
+        out = subprocess.run([self.tmux, "-L", self.server, *args], capture_output=True, text=True, timeout=30)
+        if out.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args)}: {out.stderr.strip()}")
+        return out.stdout
+
+    def start(self, command: list[str], cwd: Path) -> None:
+        """Run ``command`` in a new session; the pane stays after it exits so its last screen can be read."""
+        import shlex
+
+        self._call("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", self.size[0], "-y", self.size[1],
+                   "-c", str(cwd), *(f"-e{k}={v}" for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH")),
+                   f"exec {shlex.join(command)}", ";", "set-option", "-t", "t", "remain-on-exit", "on")
+        self.socket = Path(self._call("display-message", "-p", "#{socket_path}").strip())
+
+    def send(self, *keys: str) -> None:
+        self._call("send-keys", "-t", "t", *keys)
+
+    def screen(self, history: bool = False) -> str:
+        """The visible screen; with ``history``, what scrolled off it before (earlier screens) too."""
+        return self._call("capture-pane", "-p", "-t", "t", *(["-S", "-"] if history else []))
+
+    def pid(self) -> int:
+        return int(self._call("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
+
+    def exited(self) -> bool:
+        return self._call("display-message", "-p", "-t", "t", "#{pane_dead}").strip() == "1"
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        """The screen once it shows ``text`` and has stopped changing (a program may be mid-way
+        through drawing it); an error with the screen if it never does."""
+        deadline = time.monotonic() + timeout
+        previous = None
+        while True:
+            screen = self.screen()
+            if text in screen and screen == previous:
+                return screen
+            previous = screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not on the screen within {timeout:.0f} s:\n{screen}")
+            time.sleep(0.1)
+
+    def wait_exit(self, timeout: float = 30) -> str:
+        """Once the command has exited, its output with the history: tmux's "Pane is dead" line
+        may scroll the last output off the screen."""
+        deadline = time.monotonic() + timeout
+        while not self.exited():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the command did not exit within {timeout:.0f} s:\n{self.screen()}")
+            time.sleep(0.1)
+        return self.screen(history=True)
+
+    def __enter__(self) -> Tmux:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        subprocess.run([self.tmux, "-L", self.server, "kill-server"], capture_output=True, timeout=30)
+        if getattr(self, "socket", None) is not None:
+            self.socket.unlink(missing_ok=True)  # a killed server leaves its socket file behind
 
 
 # ------------------------------------------------------------------------- PostgreSQL, MLflow server

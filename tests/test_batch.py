@@ -4,14 +4,10 @@ metadata carried onto every row, jsonl/csv/parquet output, evidence and a progre
 import csv
 import io
 import json
-import os
-import pty
-import subprocess
-
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import READOUT, ROOT, run_cli, write_jsonl
+from helpers import READOUT, ROOT, run_cli, run_in_terminal, write_jsonl
 
 ARCHIVE = ROOT / "data" / "examples" / "archive"
 
@@ -104,23 +100,9 @@ def test_bad_front_matter_is_one_line_with_the_file_and_line(trained, tmp_path):
 
 
 def _in_a_terminal(args, cwd) -> str:
-    """Run the CLI with stdout and stderr on a pseudo-terminal; everything it printed."""
-    leader, follower = pty.openpty()
-    process = subprocess.Popen([str(READOUT), *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=follower,
-                               stderr=follower, env={**os.environ, "COLUMNS": "120"})
-    os.close(follower)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(leader, 1 << 16)
-        except OSError:  # the terminal closed: the command ended
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(leader)
-    assert process.wait(timeout=60) == 0, seen.decode(errors="replace")
-    return seen.decode(errors="replace")
+    code, printed = run_in_terminal([READOUT, *args], cwd=cwd, timeout=60)
+    assert code == 0, printed
+    return printed
 
 
 def test_progress_shows_in_a_terminal_and_not_in_a_pipe(trained, tmp_path):

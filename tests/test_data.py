@@ -110,3 +110,53 @@ def test_labels_are_binarized_in_config_order(tmp_path, tiny_data):
     first = data.splits["train"]["labels"][0]
     assert Y.shape[1] == 4
     assert [label for label, on in zip(data.labels, Y[0]) if on] == first
+
+
+# ---- several data files (data.path: [corpus, your labels]) ----------------------------------
+
+def _split_corpus(tmp_path):
+    rows = _rows(n_docs=3)
+    for row in rows:
+        row["split"] = {"d0": "train", "d1": "validation", "d2": "test"}[row["doc_id"]]
+    return write_jsonl(tmp_path / "corpus.jsonl", rows)
+
+
+def _my_labels(tmp_path, docs=("mine1", "mine2")):
+    rows = [{"text": f"My own sentence {i} about a gas deal in {doc}.", "labels": ["energy"], "doc_id": doc,
+             "labelled_by": "tester"} for doc in docs for i in range(2)]
+    return write_jsonl(tmp_path / "mine.jsonl", rows)
+
+
+def test_a_list_of_files_is_read_as_one_data_set_and_unsplit_rows_go_to_train(tmp_path):
+    corpus, mine = _split_corpus(tmp_path), _my_labels(tmp_path)
+    data = load_data(DataConfig(path=[corpus, mine]), seed=0)
+    train = data.splits["train"]
+    assert set(train["group"]) == {"d0", "mine1", "mine2"}
+    assert set(data.splits["validation"]["group"]) == {"d1"} and set(data.splits["test"]["group"]) == {"d2"}
+    assert list(data.digests) == [str(corpus), str(mine)] and len(set(data.digests.values())) == 2
+    alone = load_data(DataConfig(path=corpus), seed=0)
+    assert alone.digest == data.digests[str(corpus)] and data.digest != alone.digest
+
+
+def test_a_text_in_two_files_names_both(tmp_path):
+    corpus = _split_corpus(tmp_path)
+    first = json.loads(corpus.read_text().splitlines()[2])
+    mine = write_jsonl(tmp_path / "mine.jsonl", [{"text": "Another one.", "labels": [], "doc_id": "x"},
+                                                 {**first, "split": None, "doc_id": "x"}])
+    assert f"{mine}:2: duplicate text (first seen on {corpus}:3)" in _error([corpus, mine])
+
+
+def test_a_labelled_readout_that_is_also_in_the_corpus_test_split_is_an_error(tmp_path):
+    corpus = _split_corpus(tmp_path)
+    mine = _my_labels(tmp_path, docs=("d2",))  # no split column: would go to train, but d2 is test
+    with pytest.raises(ReadoutError, match=f"{mine}:1: document 'd2' appears in both"):
+        load_data(DataConfig(path=[corpus, mine]), seed=0)
+
+
+def test_a_missing_file_in_the_list_is_named(tmp_path):
+    from training.config import load_config
+    from helpers import write_config
+
+    config = write_config(tmp_path / "c.yaml", _split_corpus(tmp_path))
+    with pytest.raises(ReadoutError, match=f"data.path: file not found: {tmp_path / 'nope.jsonl'}"):
+        load_config(config, [f"data.path=[{tmp_path / 'corpus.jsonl'}, {tmp_path / 'nope.jsonl'}]"])

@@ -25,13 +25,13 @@ LABELS = ["trade", "energy", "defence", "culture"]
 
 
 @pytest.fixture(scope="module")
-def server(context_model):
+def server(context_store):
     port = free_port()
-    process = subprocess.Popen([str(READOUT), "serve", "--port", str(port), "--tracking-uri", context_model["uri"]],
+    process = subprocess.Popen([str(READOUT), "serve", "--port", str(port), "--tracking-uri", context_store["uri"]],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until_up(process, port, "/ping", timeout=180)
-        yield {"process": process, "port": port, "uri": context_model["uri"]}
+        yield {"process": process, "port": port, "uri": context_store["uri"]}
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -113,24 +113,24 @@ def test_sigterm_stops_the_server_and_its_worker(server):
     assert processes_serving(port) == {}
 
 
-def test_serve_refuses_a_bare_tagger_folder_in_one_line(context_model, tmp_path):
+def test_serve_refuses_a_bare_tagger_folder_in_one_line(context_store, tmp_path):
     from training.references import resolve_model
 
-    bare = shutil.copytree(resolve_model("models:/readout-tagger@champion", context_model["uri"]), tmp_path / "tagger")
+    bare = shutil.copytree(resolve_model("models:/readout-tagger@champion", context_store["uri"]), tmp_path / "tagger")
     result = run_cli("serve", "--model", str(bare), "--port", str(free_port()))
     stderr = result.stderr.decode()
     assert result.returncode == 2 and stderr.startswith("error: ") and "not an MLflow model" in stderr, stderr
     assert len(stderr.strip().splitlines()) == 1
 
 
-def test_serve_refuses_a_port_in_use_in_one_line(context_model):
+def test_serve_refuses_a_port_in_use_in_one_line(context_store):
     import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli("serve", "--port", str(port), "--tracking-uri", context_model["uri"])
+        result = run_cli("serve", "--port", str(port), "--tracking-uri", context_store["uri"])
     stderr = result.stderr.decode()
     assert result.returncode == 2 and stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}"), stderr
     assert len(stderr.strip().splitlines()) == 1

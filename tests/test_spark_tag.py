@@ -1,6 +1,6 @@
 """``readout spark-tag`` on Apache Spark (``local[2]``): the same labels and scores as ``readout tag``.
 
-The model reads each sentence beside its neighbours (``context_model``), so a readout cut between
+The model reads each sentence beside its neighbours (``context_store``), so a readout cut between
 two Arrow batches would change its scores at the cut. The run asks Spark for batches of 5 rows
 (``--conf spark.sql.execution.arrow.maxRecordsPerBatch=5``): the command must keep every readout
 whole anyway. Skipped where pyspark or Java cannot be had (``.ci/run`` installs Java).
@@ -40,8 +40,8 @@ def spark_available():
 
 
 def test_spark_tag_gives_readout_tags_labels_and_scores_for_readouts_and_lone_sentences(
-        spark_available, context_model, tiny_rows, tmp_path):
-    uri = context_model["uri"]
+        spark_available, context_store, tiny_rows, tmp_path):
+    uri = context_store["uri"]
     _, alone = two_readouts_and_lone_sentences(tiny_rows)
     # 40 readouts (~390 rows) with their doc_id, then sentences without one (each tagged alone)
     rows = [{"doc_id": r["doc_id"], "text": r["text"], "labels": r["labels"]} for r in tiny_rows]

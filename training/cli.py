@@ -217,11 +217,114 @@ def runs(
     from rich.table import Table
 
     view = Table(title=f"runs of {experiment!r}, best {sort} first")
-    columns = ["run_name", "run_id", "status", "family", sort, "test_macro_f1", "params"]
+    columns = ["run_name", "run_id", "status", "family", sort, "test_macro_f1", "data", "params"]
     for column in columns:
         view.add_column(column, justify="right" if "f1" in column else "left", overflow="fold")
     for row in table:
         view.add_row(*(_cell(row.get(c)) for c in columns))
+    Console().print(view)
+
+
+@app.command()
+def suggest(
+    inputs: Annotated[list[str], typer.Argument(help="Unlabelled readouts: files, folders (*.txt, *.md), "
+                      "JSONL/CSV of readouts.", show_default=False)],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model reference, as for tag.")] = DEFAULT_MODEL,
+    n: Annotated[int, typer.Option("-n", min=1, help="How many sentences to suggest.")] = 50,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Suggestions file (JSONL) to write.")] = Path(
+        "suggestions.jsonl"),
+    exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="A labelled JSONL/CSV file whose "
+                       "sentences are not suggested again (repeatable).")] = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Pick the sentences most worth labelling: nearest their label's threshold, spread over labels and readouts."""
+    from collections import Counter
+
+    from training.archive import read_readouts
+    from training.references import describe_model, load_tagger
+    from training.suggest import labelled_texts, suggest as pick_sentences, write_suggestions
+
+    tagger = load_tagger(model, tracking_uri)
+    skip = labelled_texts(exclude or [])
+    seen = Counter()
+    rows = pick_sentences(tagger, read_readouts(inputs), n, describe_model(model, tracking_uri), skip,
+                          on_progress=lambda readouts, sentences: seen.update(readouts=readouts, sentences=sentences))
+    write_suggestions(rows, out)
+    by_label = Counter(row["uncertain"]["label"] for row in rows)
+    typer.echo(f"{len(rows)} suggestions from {len({r['doc_id'] for r in rows})} of {seen['readouts']} readouts "
+               f"({seen['sentences']} sentences) -> {out}; nearest the threshold of "
+               + ", ".join(f"{label} {by_label[label]}" for label in tagger.labels))
+    typer.echo(f"label them: readout label {out} --into data/my-labels.jsonl")
+
+
+@app.command()
+def label(
+    suggestions: Annotated[Path, typer.Argument(help="A suggestions file from readout suggest.")],
+    into: Annotated[Path, typer.Option("--into", "-o", help="Labelled rows are appended here (JSONL that "
+                    "trains as it is); skipped suggestions go beside it to NAME.skipped.jsonl.")],
+    by: Annotated[Optional[str], typer.Option("--by", help="Who labels (default: the OS user).")] = None,
+) -> None:
+    """Label suggested sentences in the terminal: 1-4 toggle, Enter accept, s skip, u undo, q quit."""
+    from rich.console import Console
+
+    from training.labelling import run, skipped_path
+
+    counts = run(suggestions, into, by or _os_user(), sys.stdin, Console(highlight=False))
+    typer.echo(f"{counts['accepted']} labelled in {into}, {counts['skipped']} skipped "
+               f"({skipped_path(into)}), {counts['left']} of {counts['total']} to go; run again to resume")
+    if counts["accepted"]:
+        typer.echo(f"train with them: readout train -c configs/tfidf.yaml --set 'data.path=[data/readouts.jsonl, {into}]'")
+
+
+def _os_user() -> str:
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user with no name
+        return f"uid {os.getuid()}"
+
+
+class AuditFormat(str, Enum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+@app.command()
+def audit(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The config whose data and family to audit, "
+                      "e.g. configs/tfidf.yaml.")],
+    k: Annotated[int, typer.Option("-k", min=2, help="Folds, by document.")] = 5,
+    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override one config value, "
+                         "as for train (repeatable).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Most findings to show.")] = 30,
+    fmt: Annotated[AuditFormat, typer.Option("--format", help="Output format.")] = AuditFormat.table,
+) -> None:
+    """Rank likely label errors in the training data (out-of-fold predictions + cleanlab)."""
+    import json
+
+    from training.audit import audit as find_issues
+    from training.config import load_config
+
+    cfg = load_config(config, overrides or [])
+    findings = find_issues(cfg, k, progress=lambda m: _err(f"· {m}"))
+    _err(f"{len(findings)} likely label errors found; showing {min(limit, len(findings))}")
+    if fmt is AuditFormat.jsonl:
+        sys.stdout.write("".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in findings[:limit]))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    view = Table(title=f"likely label errors in {', '.join(map(str, cfg.data.paths))} ({k}-fold, {cfg.family})")
+    widths = {"sentence": (32, None), "given": (None, 16), "suggested": (None, 16)}  # the sentence gets the room
+    for column in ("#", "quality", "doc_id", "sentence", "given", "suggested", "check"):
+        low, high = widths.get(column, (None, None))
+        view.add_column(column, justify="right" if column in ("#", "quality") else "left", overflow="fold",
+                        min_width=low, max_width=high)
+    for f in findings[:limit]:
+        view.add_row(str(f.rank), f"{f.quality:.3f}", f.doc_id, f.text, ", ".join(f.given) or "—",
+                     ", ".join(f.suggested) or "—", f.check)
     Console().print(view)
 
 

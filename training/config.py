@@ -41,7 +41,8 @@ class SplitConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    path: Path = Path("data/readouts.jsonl")
+    # One file, or a list of files read as one data set (e.g. the corpus and your own labels).
+    path: Path | list[Path] = Path("data/readouts.jsonl")
     text_field: str = "text"
     labels_field: str = "labels"
     # Rows sharing a group (a readout) always land in the same split, so phrasing never leaks.
@@ -51,6 +52,21 @@ class DataConfig(_Strict):
     split_field: str | None = "split"
     labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS), min_length=1)
     split: SplitConfig = Field(default_factory=SplitConfig)
+
+    @field_validator("path")
+    @classmethod
+    def _some_files(cls, path: Path | list[Path]) -> Path | list[Path]:
+        if isinstance(path, list):
+            if not path:
+                raise ValueError("give at least one data file")
+            if len(set(path)) != len(path):
+                raise ValueError("a data file is listed twice")
+        return path
+
+    @property
+    def paths(self) -> list[Path]:
+        """The data files, in the order given."""
+        return list(self.path) if isinstance(self.path, list) else [self.path]
 
     @field_validator("labels")
     @classmethod
@@ -243,9 +259,9 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 
 
 def _check_paths(config: Config, source: Path) -> None:
-    data_path = config.data.path
-    if not data_path.is_file():
-        raise ReadoutError(f"{source}: data.path: file not found: {data_path}")
+    for data_path in config.data.paths:
+        if not data_path.is_file():
+            raise ReadoutError(f"{source}: data.path: file not found: {data_path}")
     missing = FAMILIES[config.family].missing_resources(config.model)
     if missing:
         raise ReadoutError(f"{source}: model: {missing}")

@@ -16,7 +16,7 @@ def model_card(config: Config, data: LabelledData, metrics: dict[str, float], th
         f"({', '.join(data.labels)}); multi-label, and a sentence may get none.",
         "",
         "## Training data",
-        f"- file: `{data.path}` (sha256 digest `{data.digest}`)",
+        *(f"- file: `{path}` (sha256 digest `{digest}`)" for path, digest in data.digests.items()),
         f"- split by document; seed {config.seed}; code commit `{commit or 'unknown'}`",
         "",
         "| split | sentences | " + " | ".join(data.labels) + " | none |",

@@ -30,6 +30,7 @@ def list_runs(experiment: str, sort: str, limit: int, tracking_uri: str | None) 
             "family": run.data.tags.get("family") or run.data.params.get("model.family"),
             "parent_run_id": run.data.tags.get("mlflow.parentRunId"),
             "data_digest": run.data.tags.get("data_digest"),
+            "data": run.data.tags.get("data_path"),  # the data files, comma-separated
             sort: run.data.metrics.get(sort),
             **{m: run.data.metrics.get(m) for m in KEY_METRICS if m != sort},
             "params": params,

@@ -16,10 +16,14 @@ def log_setup(config, data, commit: str | None) -> None:
     """What the run was asked to do: the resolved config, tags and the datasets of each split."""
     import mlflow
 
+    import json
+
     mlflow.log_params(config.flat())
-    mlflow.set_tags({"family": config.family, "data_digest": data.digest, "data_path": str(data.path),
-                     **({"git_commit": commit} if commit else {})})
-    mlflow.set_tag("mlflow.note.content", f"{config.family} on {data.path} (digest {data.digest}), seed {config.seed}.")
+    # data_digest is the data's one digest; data_digests names every file's (several files: data.path is a list).
+    mlflow.set_tags({"family": config.family, "data_digest": data.digest, "data_path": data.describe(),
+                     "data_digests": json.dumps(data.digests), **({"git_commit": commit} if commit else {})})
+    mlflow.set_tag("mlflow.note.content", f"{config.family} on {data.describe()} (digest {data.digest}), "
+                                          f"seed {config.seed}.")
     mlflow.log_dict(config.model_dump(mode="json"), "config.json")
     _log_datasets(data)
 
@@ -55,10 +59,10 @@ def _log_datasets(data) -> None:
 
     from training.store import is_duplicate, store_lock
 
-    source = data.path.resolve().as_uri()
+    source = data.paths[0].resolve().as_uri()  # one source per dataset: the first file (all are in the tags)
     for split, ds in data.splits.items():
         dataset = mlflow.data.from_huggingface(ds, source=source, targets="labels",
-                                               name=f"{data.path.stem}-{split}", digest=data.digest)
+                                               name=f"{data.name}-{split}", digest=data.digest)
         with store_lock(mlflow.get_tracking_uri()):  # one dataset record per (name, digest): a race otherwise
             try:
                 mlflow.log_input(dataset, context=split)

@@ -84,7 +84,7 @@ def train(config: Config, tracking_uri: str | None = None, run_name: str | None 
     data = load_data(config.data, config.seed)
     uri = store.connect(tracking_uri or config.tracking.uri)
     sizes = {name: len(ds) for name, ds in data.splits.items()}
-    progress(f"{config.data.path}: {sizes['train']} train / {sizes['validation']} validation / "
+    progress(f"{data.describe()}: {sizes['train']} train / {sizes['validation']} validation / "
              f"{sizes['test']} test sentences")
     experiment = store.experiment_id(config.experiment, uri)
     combos = config.combinations()
