@@ -62,3 +62,16 @@ def chromium() -> str:
     if binary is None:
         pytest.skip("Chromium not installed: apt-get install chromium")
     return binary
+
+
+@pytest.fixture(scope="session")
+def context_store(tmp_path_factory, tiny_rows):
+    """A model that reads each sentence beside its neighbours (model.context 1+1), trained through
+    the CLI into a fresh store: serving and Spark must keep a readout's rows together for it."""
+    folder = tmp_path_factory.mktemp("context-model")
+    data = write_jsonl(folder / "tiny.jsonl", tiny_rows)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    config = write_config(folder / "config.yaml", data, uri, model={"context": {"before": 1, "after": 1}})
+    result = run_cli("train", "--config", str(config), cwd=folder)
+    assert result.returncode == 0, result.stderr.decode()
+    return {"folder": folder, "uri": uri}

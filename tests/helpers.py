@@ -241,3 +241,126 @@ class Tmux:
         subprocess.run([self.tmux, "-L", self.server, "kill-server"], capture_output=True, timeout=30)
         if getattr(self, "socket", None) is not None:
             self.socket.unlink(missing_ok=True)  # a killed server leaves its socket file behind
+
+
+# ------------------------------------------------------------------------- PostgreSQL, MLflow server
+
+POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"  # Debian's `postgresql` package (initdb is not on PATH)
+POSTGRES_START_TIMEOUT_S = 30
+
+
+def find_postgres() -> Path | None:
+    """The newest installed PostgreSQL's bin folder (with initdb and postgres), or None."""
+    import glob
+
+    found = [Path(p) for p in glob.glob(POSTGRES_BIN_GLOB) if (Path(p) / "initdb").is_file()]
+    return max(found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0) if found else None
+
+
+def _server_user() -> dict:
+    """initdb and postgres refuse to run as root (CI and this project's machines run as root): there,
+    run them as `postgres` (made by Debian's package) or else `nobody`. Returns Popen's user/group
+    arguments, so that the server is our direct child and our signals reach it."""
+    if os.geteuid() != 0:
+        return {}
+    import pwd
+
+    for name in ("postgres", "nobody"):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    raise RuntimeError("running as root and there is neither a postgres nor a nobody user to run PostgreSQL as")
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster in a temp folder on a free port of 127.0.0.1, trusting local
+    connections, with a database ``mlflow`` owned by the user ``mlflow``. ``uri`` is the SQLAlchemy
+    URI MLflow takes as ``--backend-store-uri``. Use as a context manager: the server is stopped and
+    its folder removed on exit."""
+
+    def __init__(self, bin_dir: Path):
+        import tempfile
+
+        self.bin_dir = bin_dir
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="readout-postgres-"))  # under /tmp: the user can reach it
+        self.process: subprocess.Popen | None = None
+        as_user = _server_user()
+        try:
+            if as_user:
+                os.chown(self.folder, as_user["user"], as_user["group"])
+            data = self.folder / "data"
+            subprocess.run([str(bin_dir / "initdb"), "-D", str(data), "-U", "mlflow", "--auth=trust", "-E", "UTF8",
+                            "--no-locale"], check=True, capture_output=True, timeout=120, cwd=self.folder, **as_user)
+            self.log = open(self.folder / "server.log", "w+")  # a file: nobody drains a pipe while it runs
+            self.process = subprocess.Popen(
+                [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.folder),
+                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],  # fsync off: a test cluster, thrown away
+                stdout=self.log, stderr=subprocess.STDOUT, cwd=self.folder, start_new_session=True, **as_user)
+            self._wait_ready()
+            subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "mlflow",
+                            "mlflow"], check=True, capture_output=True, timeout=60)
+        except BaseException:
+            self.close()
+            raise
+        self.uri = f"postgresql+psycopg://mlflow@127.0.0.1:{self.port}/mlflow"
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + POSTGRES_START_TIMEOUT_S
+        while subprocess.run([str(self.bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+                             timeout=10).returncode != 0:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.log.seek(0)
+                raise RuntimeError(f"PostgreSQL did not start: {self.log.read()[-2000:]}")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        import shutil
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # PostgreSQL's "fast" shutdown
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None:
+            self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> Postgres:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def team_server_command(backend_uri: str, artifacts: Path, port: int) -> list[str]:
+    """The README's "Team setup" server: MLflow on PostgreSQL, serving a shared artifact folder,
+    with one worker (the job runner is turned off in ``training.ui.server_env``)."""
+    return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
+            "--artifacts-destination", artifacts.as_uri(), "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1"]
+
+
+def cli_predictions(uri: str, *args: str) -> list[dict]:
+    """``readout tag ARGS --format json`` on the store at ``uri``: each row's sentence, labels and
+    scores, in input order (rows read from files also name their doc_id and sentence_index)."""
+    result = run_cli("tag", *args, "--format", "json", "--quiet", "--tracking-uri", uri)
+    assert result.returncode == 0, result.stderr.decode()
+    return [{key: row[key] for key in ("sentence", "labels", "scores")} for row in json.loads(result.stdout)]
+
+
+def two_readouts_and_lone_sentences(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
+    """The first two readouts of ``rows`` (lists of rows in reading order) and three sentences of
+    this file's own to tag alone."""
+    readouts: dict[str, list[dict]] = {}
+    for row in rows:
+        if row["doc_id"] in readouts or len(readouts) < 2:
+            readouts.setdefault(row["doc_id"], []).append(row)
+    alone = ["The two navies will sail together next spring.", "Both sides hailed it as a milestone.",
+             "The ministers agreed to cut tariffs on farm machinery."]
+    return list(readouts.values()), alone

@@ -1,4 +1,4 @@
-"""The ``readout`` command: train, tag, evaluate, promote, runs, ui.
+"""The ``readout`` command: train, tag, evaluate, promote, runs, ui, serve, spark-tag.
 
 Each command is a thin layer over a library function; heavy libraries are imported inside the
 command that needs them, so ``--help`` is instant. Bad input is one line on stderr and exit code 2.
@@ -336,6 +336,55 @@ def _cell(value) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items())
     return str(value)
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model reference, as for tag.")] = DEFAULT_MODEL,
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 5001,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on (0.0.0.0: every one).")] = "127.0.0.1",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Serve a model over HTTP with MLflow's scoring server: POST /invocations, GET /ping."""
+    from training.serve import serve as run_server
+
+    run_server(model, tracking_uri, host, port, announce=typer.echo)
+
+
+@app.command("spark-tag")
+def spark_tag(
+    input_path: Annotated[str, typer.Argument(metavar="INPUT", help="Parquet or JSONL (a file or a folder of "
+                          "parts, named *.parquet / *.jsonl) with a text column, and doc_id for readouts.")],
+    output_path: Annotated[str, typer.Argument(metavar="OUTPUT", help="New folder to write, *.parquet or "
+                           "*.jsonl: the input's columns plus labels and scores.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model reference, as for tag.")] = DEFAULT_MODEL,
+    master: Annotated[str, typer.Option("--master", help="Spark master: local[N], spark://HOST:7077, yarn...")]
+    = "local[*]",
+    partitions: Annotated[Optional[int], typer.Option("--partitions", min=1, help="Partitions to tag in "
+                          "(default: the cores, or more to keep each under 50,000 rows).")] = None,
+    order_by: Annotated[Optional[str], typer.Option("--order-by", help="Column giving each sentence's place "
+                        "in its readout (default: the input's order).")] = None,
+    conf: Annotated[Optional[list[str]], typer.Option("--conf", help="Spark setting KEY=VALUE, e.g. "
+                    "spark.executor.memory=4g (repeatable).")] = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Tag a table of sentences or readouts with Spark, through the model's MLflow Spark UDF."""
+    from training.spark_tag import spark_tag as run_job
+
+    settings = {}
+    for item in conf or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ReadoutError(f"--conf {item!r}: use KEY=VALUE")
+        settings[key.strip()] = value
+    result = run_job(input_path, output_path, model, tracking_uri, master, partitions, order_by, settings, note=_err)
+    readouts = f" in {_count(result.readouts, 'readout')}" if result.readouts is not None else " (each alone)"
+    typer.echo(f"tagged {_count(result.sentences, 'sentence')}{readouts} on {_count(result.partitions, 'partition')}: "
+               f"{result.output} ({result.output_format})")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def main() -> None:

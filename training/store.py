@@ -94,6 +94,15 @@ def _check_server(uri: str) -> None:
         raise ReadoutError(f"cannot reach the MLflow tracking server at {uri}: {reason}") from None
 
 
+def is_duplicate(exc: Exception) -> bool:
+    """Whether an MLflow error says that a record already exists. The file lock serialises writers
+    on SQLite only: two trainings on a shared tracking server (PostgreSQL behind it) can both find
+    no record and both insert it; the loser gets this error, and its retry finds the winner's."""
+    if getattr(exc, "error_code", None) == "RESOURCE_ALREADY_EXISTS":
+        return True
+    return re.search(r"unique constraint|duplicate key|duplicate entry", str(exc), re.IGNORECASE) is not None
+
+
 def experiment_id(name: str, uri: str) -> str:
     """Get or create the experiment (tagged to open on its training runs); on a SQLite store its
     artifacts go beside the database."""
@@ -110,7 +119,14 @@ def experiment_id(name: str, uri: str) -> str:
         with store_lock(uri):
             existing = client.get_experiment_by_name(name)  # another process may have just made it
             if existing is None:
-                return client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND)
+                from mlflow.exceptions import MlflowException
+
+                try:
+                    return client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND)
+                except MlflowException as exc:
+                    if not is_duplicate(exc):
+                        raise
+                    existing = client.get_experiment_by_name(name)  # a shared server: the other made it first
     if existing.tags.get("mlflow.experimentKind") is None:  # an experiment made before the tag existed
         for key, value in EXPERIMENT_KIND.items():
             client.set_experiment_tag(existing.experiment_id, key, value)

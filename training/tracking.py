@@ -55,15 +55,21 @@ def log_report(report, config, data, commit: str | None) -> None:
 
 def _log_datasets(data) -> None:
     import mlflow
+    from mlflow.exceptions import MlflowException
 
-    from training.store import store_lock
+    from training.store import is_duplicate, store_lock
 
     source = data.paths[0].resolve().as_uri()  # one source per dataset: the first file (all are in the tags)
     for split, ds in data.splits.items():
         dataset = mlflow.data.from_huggingface(ds, source=source, targets="labels",
                                                name=f"{data.name}-{split}", digest=data.digest)
         with store_lock(mlflow.get_tracking_uri()):  # one dataset record per (name, digest): a race otherwise
-            mlflow.log_input(dataset, context=split)
+            try:
+                mlflow.log_input(dataset, context=split)
+            except MlflowException as exc:
+                if not is_duplicate(exc):  # a shared server: another run inserted the record first
+                    raise
+                mlflow.log_input(dataset, context=split)
 
 
 def requirements(extra: tuple[str, ...] = ()) -> list[str]:
