@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.errors import ReadoutError
-from training.inputs import decode_utf8
+from training.inputs import decode_utf8, json_record
 from training.sentences import split_sentences
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -175,15 +174,9 @@ def _jsonl_rows(path: Path, handle) -> Iterator[tuple[int, dict]]:
             line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
         except UnicodeDecodeError:
             raise ReadoutError(f"{path}:{line_no}: not valid UTF-8; save the file as UTF-8") from None
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ReadoutError(f"{path}:{line_no}: malformed JSON: {exc.msg} (column {exc.colno})") from None
-        if not isinstance(record, dict):
-            raise ReadoutError(f"{path}:{line_no}: each line must be a JSON object")
-        yield line_no, record
+        record = json_record(line, path, line_no)
+        if record is not None:
+            yield line_no, record
 
 
 def _csv_rows(path: Path, handle) -> Iterator[tuple[int, dict]]:

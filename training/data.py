@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,16 +94,12 @@ def _decode(path: Path) -> str:
 
 
 def _jsonl_records(path: Path, text: str):
+    from training.inputs import json_record
+
     for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ReadoutError(f"{path}:{line_no}: malformed JSON: {exc.msg} (column {exc.colno})") from None
-        if not isinstance(record, dict):
-            raise ReadoutError(f"{path}:{line_no}: each line must be a JSON object")
-        yield line_no, record
+        record = json_record(line, path, line_no)
+        if record is not None:
+            yield line_no, record
 
 
 def _csv_records(path: Path, text: str, labels_field: str):

@@ -19,6 +19,21 @@ def decode_utf8(raw: bytes, name: str) -> str:
         raise ReadoutError(f"{name}:{line}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
 
 
+def json_record(line: str, path, line_no: int) -> dict | None:
+    """One JSONL line as an object (None for a blank line); anything else is a one-line error."""
+    import json
+
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ReadoutError(f"{path}:{line_no}: malformed JSON: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(record, dict):
+        raise ReadoutError(f"{path}:{line_no}: each line must be a JSON object")
+    return record
+
+
 def read_input(texts: list[str], files: list[str], split: bool | None, stdin) -> tuple[Iterator, bool]:
     """``(readouts, alone)``: what to tag, and whether they are sentences tagged one by one.
 

@@ -9,7 +9,6 @@ answers ``POST /invocations`` and ``GET /ping``. Ctrl-C or SIGTERM stop it and i
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -97,24 +96,18 @@ def check_port(host: str, port: int) -> None:
 
 def serve(ref: str, tracking_uri: str | None, host: str, port: int, announce: Callable[[str], None]) -> None:
     """Serve ``ref`` until Ctrl-C or SIGTERM, then stop the server and its worker."""
-    from training.ui import stop
+    from training.ui import run_until_stopped
 
     root = model_root(ref, tracking_uri)
     check_port(host, port)
     process = start(root, host, port)
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill`, `timeout` or a process manager
-    try:
+
+    def ready() -> str:
         wait_ready(process, host, port)
-        announce(f"serving {ref} ({root}) at http://{host}:{port}/invocations  (Ctrl-C stops it)")
-        code = process.wait()
-    except KeyboardInterrupt:
-        announce("stopped")
+        return f"serving {ref} ({root}) at http://{host}:{port}/invocations  (Ctrl-C stops it)"
+
+    code = run_until_stopped(process, ready, announce)
+    if code is None:
         return
-    finally:
-        stop(process)
-        signal.signal(signal.SIGTERM, previous)
     raise ReadoutError(f"the scoring server exited with code {code}: {last_line(process)}")
 
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt

@@ -74,20 +74,33 @@ def serve(tracking_uri: str | None, port: int, experiment: str, announce: Callab
     from training.errors import ReadoutError
 
     process = start(tracking_uri, port)
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill`, `timeout` or a process manager
-    try:
+
+    def ready() -> str:
         uri = resolve_uri(tracking_uri)
-        announce(f"MLflow UI for {uri}: {runs_url(uri, port, experiment)}  (Ctrl-C stops it)")
-        code = process.wait()
-    except KeyboardInterrupt:
-        announce("stopped")
+        return f"MLflow UI for {uri}: {runs_url(uri, port, experiment)}  (Ctrl-C stops it)"
+
+    code = run_until_stopped(process, ready, announce)
+    if code is None:
         return
-    finally:
-        stop(process)
-        signal.signal(signal.SIGTERM, previous)
     process.log.seek(0)
     error = process.log.read().strip().splitlines()
     raise ReadoutError(f"the MLflow UI exited with code {code}: {error[-1] if error else 'no message'}")
+
+
+def run_until_stopped(process: subprocess.Popen, ready: Callable[[], str], announce: Callable[[str], None]):
+    """Wait on a server until it exits (its exit code) or Ctrl-C / SIGTERM stops it (None); either
+    way the server and every process it started are gone on return. ``ready()`` runs first and
+    gives the line to announce (it may wait for the server to answer)."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill`, `timeout` or a process manager
+    try:
+        announce(ready())
+        return process.wait()
+    except KeyboardInterrupt:
+        announce("stopped")
+        return None
+    finally:
+        stop(process)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupt(signum, frame):
