@@ -113,6 +113,7 @@ FAMILY_PARAMS = {
 @pytest.mark.parametrize("family", sorted(FAMILY_PARAMS))
 def test_family_trains_registers_and_serves(tmp_path, tiny_encoder, family, monkeypatch):
     from models import FAMILIES
+    from models.evidence import without
     from training.config import load_config
     from training.references import load_tagger, resolve_model
     from training.train import train
@@ -144,6 +145,18 @@ def test_family_trains_registers_and_serves(tmp_path, tiny_encoder, family, monk
     np.testing.assert_allclose(tagger.predict_proba(PROBE, as_readout), fitted[0].predict_proba(PROBE, as_readout),
                                atol=1e-4)
     assert [set(p.scores) for p in tagger.predict(PROBE)] == [set(LABELS)] * len(PROBE)
+
+    # Evidence by occlusion: a word's weight is the fall in log-odds when the sentence is tagged
+    # without it (its neighbours unchanged; a lone sentence is its own neighbour, so checked without context).
+    spans = tagger.classifier.word_evidence([PROBE[0]], None, [0])[0]
+    assert [PROBE[0][s:e] for s, e, _ in spans] == PROBE[0].replace(".", "").split()
+    if not tagger.context.enabled:
+        logit = lambda texts: np.log(tagger.predict_proba(texts) / (1 - tagger.predict_proba(texts)))  # noqa: E731
+        for start, end, weights in spans[:3]:
+            np.testing.assert_allclose(weights, logit(PROBE[:1])[0] - logit([without(PROBE[0], start, end)])[0],
+                                       atol=1e-4)
+    explained = tagger.explain(tagger.predict(PROBE), as_readout)
+    assert all(set(p.evidence) == set(p.labels) for p in explained)
 
     # Serving needs neither torch nor transformers.
     folder = resolve_model(ref, uri)

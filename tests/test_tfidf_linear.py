@@ -54,3 +54,23 @@ def test_loading_a_saved_model_does_not_import_scikit_learn(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "(1, 1)" in out.stdout
+
+
+@pytest.mark.parametrize("context", [{}, {"before": 1, "after": 1}])
+def test_evidence_adds_up_to_the_sentence_s_own_part_of_each_logit(context):
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()[:600]]
+    labels = ["trade", "energy", "defence", "culture"]
+    Y = np.array([[label in row["labels"] for label in labels] for row in rows], dtype=int)
+    docs = [row["doc_id"] for row in rows]
+    model = TfidfLinear(TfidfLinear.Params(context=context)).fit(TEXTS, Y, docs)
+    explain = list(range(0, 600, 7)) + [600, 601, 602]  # with sentences of odd characters
+    texts, ids = TEXTS + ODD[2:5], docs + ["odd"] * 3
+    evidence = model.word_evidence(texts, ids, explain)
+    X = model._features([texts[i] for i in explain])
+    own = np.asarray(X @ model.coef_[:, :X.shape[1]].T)  # the logit's part from the sentence's own n-grams
+    for k, i in enumerate(explain):
+        assert all(e > s and texts[i][s:e].isalnum() or "'" in texts[i][s:e] or "-" in texts[i][s:e]
+                   for s, e, _ in evidence[i])
+        total = sum((w for _, _, w in evidence[i]), np.zeros(len(labels)))
+        # Exact, but for n-grams of one-letter words and punctuation, which no word holds.
+        np.testing.assert_allclose(total, own[k], atol=0.02 * max(1.0, np.abs(own[k]).max()))
