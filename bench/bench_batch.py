@@ -155,7 +155,7 @@ def write(new: list[dict]) -> None:
         lines.append(f"| `{r['model']}` | {r['family']} | {r['sentences']:,} | {r['readouts']:,} | {r['runs']} | "
                      f"{r['in_process_per_s']:,} | {r['in_process_warm_per_s']:,} | {r['batch_per_s']:,} | {100 * r['batch_share']:.0f} % | "
                      f"{r['batch_wall_s']:.1f} s |")
-    lines += ["", f"**Evidence cost** (`--explain`): {EXPLAINED:,} sentences as readouts, tagged alone and tagged "
+    lines += ["", f"**Evidence cost** (`--explain`): {EXPLAINED:,} sentences as readouts, tagged, and tagged "
               "then explained (evidence is computed for sentences with a label only).", "",
               "| family | sentences with a label | tag /s | tag + explain /s | explain time |", "|---|---:|---:|---:|---:|"]
     for r in results:
