@@ -23,15 +23,21 @@ def _report(trained, out, *inputs, args=()):
     return result.stdout.decode()
 
 
+@pytest.fixture(scope="module")
+def archive_report(trained, tmp_path_factory):
+    """The report of the shipped example archive, built once for the tests that read it."""
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    return out, _report(trained, out, ARCHIVE)
+
+
 def _open(browser: DevTools, path):
     browser.call("Page.enable")
     browser.call("Page.navigate", url=path.resolve().as_uri())
     browser.wait_for(READY, "the report")
 
 
-def test_the_report_file_is_self_contained(trained, tmp_path):
-    out = tmp_path / "report.html"
-    printed = _report(trained, out, ARCHIVE)
+def test_the_report_file_is_self_contained(archive_report):
+    out, printed = archive_report
     html = out.read_text(encoding="utf-8")
     readouts = len(list(ARCHIVE.glob("*.txt")))
     assert f"{readouts} readouts" in printed
@@ -40,9 +46,8 @@ def test_the_report_file_is_self_contained(trained, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_report_reads_well_in_a_browser_and_on_a_phone(trained, tmp_path, chromium):
-    out = tmp_path / "report.html"
-    _report(trained, out, ARCHIVE)
+def test_the_report_reads_well_in_a_browser_and_on_a_phone(archive_report, chromium):
+    out, _ = archive_report
     readouts = len(list(ARCHIVE.glob("*.txt")))
     with DevTools(chromium) as browser:
         _open(browser, out)
