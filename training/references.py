@@ -60,11 +60,10 @@ def _parse_registry_ref(ref: str) -> tuple[str, str | None, int | None]:
     return name, alias, int(version) if version else None
 
 
-def _from_sqlite(db: Path, ref: str) -> Path | None:
-    """Read a registry reference straight from an MLflow SQLite store (read-only).
-
-    Returns None where the schema is not the one expected, so the MLflow client decides instead.
-    """
+def _sqlite_version(db: Path, ref: str) -> dict | None:
+    """The registry row a reference names, read straight from an MLflow SQLite store (read-only):
+    ``{"version", "run_id", "location", "status"}``. None where the schema is not the one
+    expected, so the MLflow client decides instead."""
     name, alias, version = _parse_registry_ref(ref)
     try:
         with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as conn:
@@ -75,14 +74,23 @@ def _from_sqlite(db: Path, ref: str) -> Path | None:
                     raise ReadoutError(f"no model {name!r} with alias @{alias} in {db}: "
                                        "train one, or choose another with readout promote")
                 version = row[0]
-            row = conn.execute("SELECT storage_location, status FROM model_versions WHERE name = ? AND version = ?",
-                               (name, version)).fetchone()
+            row = conn.execute("SELECT storage_location, status, run_id FROM model_versions "
+                               "WHERE name = ? AND version = ?", (name, version)).fetchone()
     except sqlite3.Error:
         return None
     if row is None:
         raise ReadoutError(f"no version {version} of model {name!r} in {db}")
-    location, status = row
-    if status != "READY" or not location or not location.startswith("file://"):
+    location, status, run_id = row
+    return {"version": int(version), "run_id": run_id, "location": location, "status": status}
+
+
+def _from_sqlite(db: Path, ref: str) -> Path | None:
+    """The Tagger folder of a registry reference on a SQLite store, or None (the client decides)."""
+    found = _sqlite_version(db, ref)
+    if found is None:
+        return None
+    location = found["location"]
+    if found["status"] != "READY" or not location or not location.startswith("file://"):
         return None
     from urllib.parse import unquote, urlparse
 
@@ -127,12 +135,10 @@ def describe_model(ref: str, tracking_uri: str | None = None) -> dict:
     db = sqlite_path(uri)
     try:
         if db is not None:
-            with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as conn:
-                if alias:
-                    version = conn.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
-                                           (name, alias)).fetchone()[0]
-                run_id = conn.execute("SELECT run_id FROM model_versions WHERE name = ? AND version = ?",
-                                      (name, version)).fetchone()[0]
+            found = _sqlite_version(db, ref)
+            if found is None:
+                return info
+            version, run_id = found["version"], found["run_id"]
         else:
             from mlflow import MlflowClient
 
