@@ -42,34 +42,31 @@ class Readout:
 def read_readouts(paths: Sequence[str], split: bool = True, stdin=None) -> Iterator[Readout]:
     """Every readout in ``paths`` (files, folders, ``-`` for standard input), in order.
 
-    ``split=False`` takes each line of a text (or each JSONL/CSV row) as one sentence."""
-    for path in paths:
-        if path == "-":
-            stream = stdin if stdin is not None else sys.stdin
-            raw = stream.buffer.read() if hasattr(stream, "buffer") else stream.read().encode()
-            yield from _nonempty([_text_readout(decode_utf8(raw, "standard input"), "standard input",
-                                                "standard input", split)])
-            continue
-        target = Path(path)
-        if target.is_dir():
-            files = sorted(p for p in target.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
-                           and not any(part.startswith(".") for part in p.relative_to(target).parts))
-            if not files:
-                raise ReadoutError(f"no readouts in folder {path}: it has no *.txt or *.md files")
-            for file in files:
-                yield from _nonempty([_read_text_file(file, _doc_id(file, target), split)])
-        elif not target.exists():
-            raise ReadoutError(f"file not found: {path}")
-        elif target.suffix.lower() in TABLE_SUFFIXES:
-            yield from _nonempty(_read_table(target, split))
-        else:
-            yield from _nonempty([_read_text_file(target, target.stem, split)])
+    ``split=False`` takes each line of a text (or each JSONL/CSV row) as one sentence. An empty
+    file or row has nothing to tag: it is skipped, not an error."""
+    return (readout for path in paths for readout in _readouts(path, split, stdin) if readout.sentences)
 
 
-def _nonempty(readouts) -> Iterator[Readout]:
-    for readout in readouts:
-        if readout.sentences:  # an empty file or row has nothing to tag: skipped, not an error
-            yield readout
+def _readouts(path: str, split: bool, stdin) -> Iterator[Readout]:
+    if path == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        raw = stream.buffer.read() if hasattr(stream, "buffer") else stream.read().encode()
+        yield _text_readout(decode_utf8(raw, "standard input"), "standard input", "standard input", split)
+        return
+    target = Path(path)
+    if target.is_dir():
+        files = sorted(p for p in target.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
+                       and not any(part.startswith(".") for part in p.relative_to(target).parts))
+        if not files:
+            raise ReadoutError(f"no readouts in folder {path}: it has no *.txt or *.md files")
+        for file in files:
+            yield _read_text_file(file, _doc_id(file, target), split)
+    elif not target.exists():
+        raise ReadoutError(f"file not found: {path}")
+    elif target.suffix.lower() in TABLE_SUFFIXES:
+        yield from _read_table(target, split)
+    else:
+        yield _read_text_file(target, target.stem, split)
 
 
 def _doc_id(file: Path, folder: Path) -> str:

@@ -48,23 +48,30 @@ def _tag_chunk(tagger, readouts: list[Readout], explain: bool, on_progress):
 
 
 class Rate:
-    """Sentences and readouts done, and the tagging rate since the first readout was read."""
+    """Sentences and readouts done, and the tagging rate since it was made; ``redraw(rate)`` after
+    each ``add`` (a progress bar)."""
 
-    def __init__(self) -> None:
+    def __init__(self, redraw: Callable[[Rate], None] | None = None) -> None:
         self.readouts = self.sentences = 0
+        self.redraw = redraw
         self.started = time.perf_counter()
 
     def add(self, readouts: int, sentences: int) -> None:
         self.readouts += readouts
         self.sentences += sentences
+        if self.redraw is not None:
+            self.redraw(self)
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
 
     @property
     def per_second(self) -> float:
-        return self.sentences / max(time.perf_counter() - self.started, 1e-9)
+        return self.sentences / max(self.seconds, 1e-9)
 
     def summary(self) -> str:
-        seconds = time.perf_counter() - self.started
-        return (f"tagged {self.sentences:,} sentences in {self.readouts:,} readouts in {seconds:.1f} s "
+        return (f"tagged {self.sentences:,} sentences in {self.readouts:,} readouts in {self.seconds:.1f} s "
                 f"({self.per_second:,.0f} sentences/s)")
 
 
@@ -87,18 +94,11 @@ def tag_to(tagger, readouts: Iterable[Readout], alone: bool, fmt, out=None, expl
     shown = progress and not alone and stderr.isatty() and (out is not None or stdout.isatty())
     skipped = 0
     try:
-        with progress_bar(shown, stderr) as update:
-            sink = writer(fmt, stream, tagger.labels, tagger)
-            # The rate runs from the first readout read: the bar's and the model's start-up (its
-            # libraries load on first use, here on one sentence) are not tagging time.
-            tagger.predict(["start"])
-            rate = Rate()
-
-            def done(readouts: int, sentences: int) -> None:
-                rate.add(readouts, sentences)
-                update(rate)
-
-            for readout, predictions in tag_readouts(tagger, readouts, explain, on_progress=done):
+        sink = writer(fmt, stream, tagger.labels, tagger)
+        # The model's libraries load on first use: here, on one sentence, before the rate starts.
+        tagger.predict(["start"])
+        with progress_bar(shown, stderr) as rate:
+            for readout, predictions in tag_readouts(tagger, readouts, explain, on_progress=rate.add):
                 skipped += readout.skipped
                 sink.write(list(rows(readout, predictions, alone)))
             sink.close()
@@ -125,13 +125,14 @@ def _open(path, binary: bool):
 
 
 def progress_bar(shown: bool, stderr):
-    """A context giving ``update(rate)``: a rich progress bar on stderr, or nothing."""
+    """A context giving a ``Rate`` that starts once the bar is up (its start-up is not tagging
+    time) and redraws a rich progress bar on stderr at each ``add``; without ``shown``, no bar."""
     from contextlib import contextmanager
 
     @contextmanager
     def bar():
         if not shown:
-            yield lambda rate: None
+            yield Rate()
             return
         from rich.console import Console
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -142,7 +143,7 @@ def progress_bar(shown: bool, stderr):
         # Four redraws a second: the drawing thread then costs the tagging loop nothing measurable.
         with Progress(*columns, console=Console(file=stderr), transient=True, refresh_per_second=4) as view:
             task = view.add_task("tag", total=None, sentences=0, readouts=0, rate=0.0)
-            yield lambda rate: view.update(task, sentences=rate.sentences, readouts=rate.readouts,
-                                           rate=rate.per_second)
+            yield Rate(lambda rate: view.update(task, sentences=rate.sentences, readouts=rate.readouts,
+                                                rate=rate.per_second))
 
     return bar()

@@ -10,6 +10,7 @@ labels as a bit mask) so that 2,000 readouts stay a few megabytes (bench/bench_r
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from collections.abc import Iterable
 from importlib import resources
@@ -64,11 +65,7 @@ def render(data: dict) -> str:
     """The page with ``data`` embedded (``</`` escaped so no sentence can end the script)."""
     template = resources.files("training").joinpath("report.html").read_text(encoding="utf-8")
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    return template.replace(PLACEHOLDER, payload, 1).replace("{{title}}", _escape(data["title"]))
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return template.replace(PLACEHOLDER, payload, 1).replace("{{title}}", html.escape(data["title"]))
 
 
 def write_report(tagger, readouts: Iterable[Readout], out: Path, model: dict, title: str = "Readout report",
@@ -76,17 +73,10 @@ def write_report(tagger, readouts: Iterable[Readout], out: Path, model: dict, ti
     """Tag ``readouts``, write the report to ``out`` (atomically) and return its counts."""
     import sys
 
-    from training.batch import Rate, progress_bar, tag_readouts
+    from training.batch import progress_bar, tag_readouts
 
-    shown = progress and sys.stderr.isatty()
-    with progress_bar(shown, sys.stderr) as update:
-        rate = Rate()
-
-        def done(readouts: int, sentences: int) -> None:
-            rate.add(readouts, sentences)
-            update(rate)
-
-        data = report_data(tagger, tag_readouts(tagger, readouts, explain, on_progress=done), model, title)
+    with progress_bar(progress and sys.stderr.isatty(), sys.stderr) as rate:
+        data = report_data(tagger, tag_readouts(tagger, readouts, explain, on_progress=rate.add), model, title)
     partial = out.with_name(out.name + ".partial")
     try:
         partial.write_text(render(data), encoding="utf-8")
@@ -96,4 +86,4 @@ def write_report(tagger, readouts: Iterable[Readout], out: Path, model: dict, ti
         raise ReadoutError(f"cannot write {out}: {exc.strerror}") from None
     partial.replace(out)
     return {"readouts": rate.readouts, "sentences": rate.sentences, "bytes": out.stat().st_size,
-            "seconds": round(rate.per_second and rate.sentences / rate.per_second, 1)}
+            "seconds": round(rate.seconds, 1)}
