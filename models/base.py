@@ -103,7 +103,8 @@ class Classifier(ABC):
         parts = [cls.name] + [f"{short}={getattr(params, key)}" for key, short in cls.run_name_keys.items()]
         if params.context.enabled:
             weight = "" if params.context.weight == 1 else f"x{params.context.weight:g}"
-            parts.append(f"ctx={params.context.before}+{params.context.after}{weight}")
+            readout = "+doc" if params.context.readout else ""
+            parts.append(f"ctx={params.context.before}+{params.context.after}{readout}{weight}")
         return " ".join(parts)
 
     # ---- what each family writes ----------------------------------------------------------

@@ -35,11 +35,11 @@ def without(text: str, start: int, end: int) -> str:
 
 def occlusion(model, texts: list[str], doc_ids, rows: Sequence[int]) -> dict[int, Evidence]:
     """Leave-one-word-out evidence for ``rows`` of a readout batch, from a ``LinearHeadClassifier``."""
-    from models.context import neighbour_matrices, side_by_side
+    from models.context import neighbour_blocks, side_by_side
 
     context = model.params.context
     X = model._features(texts)
-    neighbours = [M @ X for M in neighbour_matrices(doc_ids, len(texts), context)] if context.enabled else []
+    neighbours = neighbour_blocks(X, doc_ids, context)
     full = model._logits(side_by_side([X, *neighbours]))
     spans = {i: words(texts[i]) for i in rows}
     owners = [i for i in rows for _ in spans[i]]

@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import Field
 
 from models.base import Params
-from models.context import Context, neighbour_matrices
+from models.context import Context, dense_windows
 from models.encoder import DEFAULT_ENCODER, EncoderClassifier
 
 
@@ -97,8 +97,8 @@ class Finetune(EncoderClassifier):
                 pooled = model(**{n: batch[n].to(device) for n in names if n in batch})
                 if context.enabled:  # neighbours of the same readout are in the batch (_batches)
                     batch_docs = [doc_ids[i] for i in batch["row"].tolist()]
-                    pooled = torch.cat([pooled] + [torch.from_numpy(M.toarray()).to(pooled) @ pooled
-                                                   for M in neighbour_matrices(batch_docs, len(labels), context)], 1)
+                    pooled = torch.cat([pooled] + [torch.from_numpy(M).to(pooled) @ pooled
+                                                   for M in dense_windows(batch_docs, len(labels), context)], 1)
                 loss = loss_fn(head(pooled), labels)
                 optimizer.zero_grad()
                 loss.backward()

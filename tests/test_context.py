@@ -9,8 +9,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
-from models.context import Context, neighbour_matrices
+from models.context import Context, neighbour_blocks
 from models.tagger import Tagger
 from models.tfidf_linear import TfidfLinear
 from training.config import load_config
@@ -52,9 +53,20 @@ def readouts() -> list[dict]:
 def test_neighbours_are_the_sentences_around_each_one_in_its_readout():
     X = np.arange(6, dtype=np.float64)[:, None]
     # Readout a is rows 0, 2, 3 (in that order); b is rows 1 and 4; row 5 stands alone.
-    before, after = neighbour_matrices(["a", "b", "a", "a", "b", None], 6, Context(before=2, after=1))
-    assert (before @ X).ravel().tolist() == [0, 1, 0, 1, 1, 5]  # mean of up to 2 before; itself when none
-    assert (after @ X).ravel().tolist() == [2, 4, 3, 3, 4, 5]
+    docs = ["a", "b", "a", "a", "b", None]
+    for features in (X, sp.csr_matrix(X)):  # dense (NumPy) and sparse (SciPy) give the same means
+        before, after = (np.asarray(sp.csr_matrix(b).todense()) for b in
+                         neighbour_blocks(features, docs, Context(before=2, after=1)))
+        assert before.ravel().tolist() == [0, 1, 0, 1, 1, 5]  # mean of up to 2 before; itself when none
+        assert after.ravel().tolist() == [2, 4, 3, 3, 4, 5]
+
+
+def test_the_readout_block_is_the_mean_of_the_readouts_other_sentences():
+    X = np.arange(6, dtype=np.float64)[:, None]
+    (whole,) = neighbour_blocks(X, ["a", "b", "a", "a", "b", None], Context(readout=True, weight=0.5))
+    # a: rows 0, 2, 3; b: rows 1, 4; row 5 alone stands in for its own readout. Scaled by weight.
+    assert whole.ravel().tolist() == [1.25, 2.0, 0.75, 0.5, 0.5, 2.5]
+    assert Context(readout=True).blocks == 2 and Context(before=1, after=1, readout=True).blocks == 4
 
 
 def test_a_context_model_labels_a_back_reference_by_what_it_refers_to():
