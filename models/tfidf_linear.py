@@ -17,6 +17,8 @@ import json
 import re
 import unicodedata
 from array import array
+from functools import partial
+from operator import is_not
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +28,7 @@ from pydantic import Field
 from models.linear_head import LinearHeadClassifier, LinearHeadParams
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
+_KNOWN = partial(is_not, None)  # a vocabulary lookup's hit (id 0 included), in C
 
 
 class TfidfLinearParams(LinearHeadParams):
@@ -111,7 +114,7 @@ class Featurizer:
                  sublinear_tf: bool = True):
         self.analyzer, self.ngram_range = analyzer, tuple(ngram_range)
         self.vocabulary, self.idf, self.sublinear_tf = vocabulary, np.asarray(idf, dtype=np.float32), sublinear_tf
-        self._cache: dict[str, list[int]] = {}
+        self._cache: dict[str, bytes] = {}
 
     @classmethod
     def from_sklearn(cls, vectorizer) -> Featurizer:
@@ -130,17 +133,22 @@ class Featurizer:
         indices = array("i")  # C ints: extends and converts to NumPy without a Python-list detour
         indptr = [0]
         if self.analyzer == "char_wb":
+            # Each word's ids as the bytes of C ints, joined once: no per-word conversion.
+            pieces, total, cached = [], 0, self._cache.get
             for text in texts:
                 for word in _preprocess(text).split():
-                    indices.extend(self._char_ids(word))
-                indptr.append(len(indices))
+                    ids = cached(word) or self._char_ids(word)
+                    pieces.append(ids)
+                    total += len(ids)
+                indptr.append(total // 4)
+            indices = bytearray().join(pieces)  # writable: sum_duplicates sorts in place
         else:
             get = self.vocabulary.get
             for text in texts:
                 tokens = _WORD.findall(_preprocess(text))
                 for n in range(low, high + 1):
-                    grams = tokens if n == 1 else (" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
-                    indices.extend(i for i in map(get, grams) if i is not None)
+                    grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
+                    indices.extend(filter(_KNOWN, map(get, grams)))  # C loops: no Python frame per gram
                 indptr.append(len(indices))
         columns = np.frombuffer(indices, dtype=np.int32)
         X = sp.csr_matrix((np.ones(len(columns), dtype=np.float32), columns, indptr),
@@ -154,12 +162,12 @@ class Featurizer:
         return X
 
 
-    def _char_ids(self, word: str) -> list[int]:
-        """The char_wb n-gram ids of one preprocessed word, cached."""
+    def _char_ids(self, word: str) -> bytes:
+        """The char_wb n-gram ids of one preprocessed word, cached as the bytes of C ints."""
         ids = self._cache.get(word)
         if ids is None:
             low, high = self.ngram_range
-            ids = _char_wb_ids(f" {word} ", low, high, self.vocabulary)
+            ids = array("i", _char_wb_ids(f" {word} ", low, high, self.vocabulary)).tobytes()
             if len(self._cache) < self.CACHE_LIMIT:
                 self._cache[word] = ids
         return ids
@@ -172,7 +180,8 @@ class Featurizer:
             tokens = [m for m in re.finditer(r"\S+", text)]
             if len(tokens) != len(_preprocess(text).split()):
                 return None
-            return [(term, m.start(), m.end()) for m in tokens for term in self._char_ids(_preprocess(m.group()))]
+            return [(term, m.start(), m.end()) for m in tokens
+                    for term in array("i", self._char_ids(_preprocess(m.group())))]
         tokens = list(_WORD.finditer(text))
         forms = [_preprocess(m.group()) for m in tokens]
         if forms != _WORD.findall(_preprocess(text)):
