@@ -1,12 +1,12 @@
 """Speed of the shipped configs, measured in one run on this machine (run by hand):
 
     python bench/bench_speed.py                                   # configs/tfidf.yaml and configs/static.yaml
-    python bench/bench_speed.py configs/default.yaml --runs 1     # any config, merged into the results
+    python bench/bench_speed.py configs/default.yaml --runs 1 --sentences 2000   # any config, merged in
 
 Per config, into a scratch MLflow store (bench/out/speed/, gitignored):
 - `readout train --config ...` wall time, the whole command (median of --runs);
-- in-process tagging throughput of the registered model (`Tagger.predict` on 20,000 corpus
-  sentences, each tagged alone; and as readouts, with context, when the model uses it);
+- in-process tagging throughput of the registered model (`Tagger.predict` on --sentences corpus
+  sentences (20,000), each tagged alone; and as readouts, with context, when the model uses it);
 - a cold `readout tag "one sentence"` process (median of 5, after one unmeasured run).
 Writes bench/results/speed.json (merged by config) and bench/results/speed.md.
 """
@@ -39,7 +39,7 @@ def timed(command: list[str], env: dict) -> float:
     return time.perf_counter() - start
 
 
-def bench(config: str, runs: int) -> dict:
+def bench(config: str, runs: int, sentences: int = SENTENCES) -> dict:
     from training.config import DataConfig
     from training.data import read_rows
     from training.references import load_tagger
@@ -55,8 +55,8 @@ def bench(config: str, runs: int) -> dict:
                       "--set", "tracking.promote=always"], env) for _ in range(runs)]
     tagger = load_tagger("models:/readout-tagger@champion", uri)
     rows = read_rows(DataConfig(path=Path(data)))
-    texts = [r["text"] for r in rows][:SENTENCES]
-    docs = [r["group"] for r in rows][:SENTENCES]
+    texts = [r["text"] for r in rows][:sentences]
+    docs = [r["group"] for r in rows][:sentences]
     tagger.predict(texts[:200])  # warm
     start = time.perf_counter()
     tagger.predict(texts)
@@ -76,12 +76,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="*", default=["configs/tfidf.yaml", "configs/static.yaml"])
     parser.add_argument("--runs", type=int, default=3, help="trainings per config (median)")
+    parser.add_argument("--sentences", type=int, default=SENTENCES, help="sentences tagged in process")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     results_file = RESULTS / "speed.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {"rows": {}}
     for config in args.configs:
-        results["rows"][config] = bench(config, args.runs)
+        results["rows"][config] = bench(config, args.runs, args.sentences)
         results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         results["date"] = time.strftime("%Y-%m-%d")
         results_file.write_text(json.dumps(results, indent=2) + "\n")
@@ -89,12 +90,14 @@ def main() -> None:
     lines = ["# Speed of the shipped configs", "",
              f"Measured {results['date']} on {results['machine']} with `python bench/bench_speed.py` "
              "(train: the whole `readout train` command; tagging: `Tagger.predict` in one process, "
-             f"{SENTENCES:,} corpus sentences; cold: a fresh `readout tag \"one sentence\"` process).", "",
-             "| config | family | context | train | tag/s (alone) | tag/s (as readouts) | cold `readout tag` |",
-             "|---|---|---|---:|---:|---:|---:|"]
+             "corpus sentences; cold: a fresh `readout tag \"one sentence\"` process, median of 5).", "",
+             "| config | family | context | train | sentences tagged | tag/s (alone) | tag/s (as readouts) | cold `readout tag` |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     for config, row in results["rows"].items():
         ctx = row["context"]
-        lines.append(f"| `{config}` | {row['family']} | {ctx['before']}+{ctx['after']} | {row['train_wall_s_median']} s "
+        readout = "+readout" if ctx.get("readout") else ""
+        lines.append(f"| `{config}` | {row['family']} | {ctx['before']}+{ctx['after']}{readout} | "
+                     f"{row['train_wall_s_median']} s | {row['tagged']:,} "
                      f"| {row['sentences_per_s_alone']:,} | {row['sentences_per_s_as_readouts']:,} | "
                      f"{row['cold_readout_tag_s_median']} s |")
     (RESULTS / "speed.md").write_text("\n".join(lines) + "\n")
