@@ -2,6 +2,7 @@
 
     python bench/bench_speed.py                                   # configs/tfidf.yaml and configs/static.yaml
     python bench/bench_speed.py configs/default.yaml --runs 1 --sentences 2000   # any config, merged in
+    python bench/bench_speed.py configs/default.yaml --model FOLDER --sentences 2000  # a saved model: no training
 
 Per config, into a scratch MLflow store (bench/out/speed/, gitignored):
 - `readout train --config ...` wall time, the whole command (median of --runs);
@@ -39,7 +40,7 @@ def timed(command: list[str], env: dict) -> float:
     return time.perf_counter() - start
 
 
-def bench(config: str, runs: int, sentences: int = SENTENCES) -> dict:
+def bench(config: str, runs: int, sentences: int = SENTENCES, model: str | None = None) -> dict:
     from training.config import DataConfig
     from training.data import read_rows
     from training.references import load_tagger
@@ -51,9 +52,10 @@ def bench(config: str, runs: int, sentences: int = SENTENCES) -> dict:
     uri = f"sqlite:///{store / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     data = str(ROOT / "data" / "readouts.jsonl")
-    train_s = [timed([READOUT, "train", "-c", str(ROOT / config), "--set", f"data.path={data}",
-                      "--set", "tracking.promote=always"], env) for _ in range(runs)]
-    tagger = load_tagger("models:/readout-tagger@champion", uri)
+    train_s = [] if model else [timed([READOUT, "train", "-c", str(ROOT / config), "--set", f"data.path={data}",
+                                       "--set", "tracking.promote=always"], env) for _ in range(runs)]
+    reference = model or "models:/readout-tagger@champion"
+    tagger = load_tagger(reference, uri)
     rows = read_rows(DataConfig(path=Path(data)))
     texts = [r["text"] for r in rows][:sentences]
     docs = [r["group"] for r in rows][:sentences]
@@ -64,10 +66,11 @@ def bench(config: str, runs: int, sentences: int = SENTENCES) -> dict:
     start = time.perf_counter()
     tagger.predict(texts, docs)
     as_readouts = len(texts) / (time.perf_counter() - start)
-    timed([READOUT, "tag", ONE], env)
-    cold = [timed([READOUT, "tag", ONE, "--format", "json"], env) for _ in range(5)]
+    timed([READOUT, "tag", ONE, "--model", reference], env)
+    cold = [timed([READOUT, "tag", ONE, "--format", "json", "--model", reference], env) for _ in range(5)]
     return {"config": config, "family": tagger.classifier.name, "context": tagger.context.model_dump(),
-            "train_wall_s_median": round(statistics.median(train_s), 1), "train_wall_s": [round(t, 1) for t in train_s],
+            "train_wall_s_median": round(statistics.median(train_s), 1) if train_s else None,
+            "train_wall_s": [round(t, 1) for t in train_s], "model": model,
             "sentences_per_s_alone": round(alone), "sentences_per_s_as_readouts": round(as_readouts),
             "cold_readout_tag_s_median": round(statistics.median(cold), 2), "tagged": len(texts)}
 
@@ -77,12 +80,13 @@ def main() -> None:
     parser.add_argument("configs", nargs="*", default=["configs/tfidf.yaml", "configs/static.yaml"])
     parser.add_argument("--runs", type=int, default=3, help="trainings per config (median)")
     parser.add_argument("--sentences", type=int, default=SENTENCES, help="sentences tagged in process")
+    parser.add_argument("--model", help="a saved model folder to time instead of training one (train time left out)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     results_file = RESULTS / "speed.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {"rows": {}}
     for config in args.configs:
-        results["rows"][config] = bench(config, args.runs, args.sentences)
+        results["rows"][config] = bench(config, args.runs, args.sentences, args.model)
         results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         results["date"] = time.strftime("%Y-%m-%d")
         results_file.write_text(json.dumps(results, indent=2) + "\n")
@@ -97,7 +101,8 @@ def main() -> None:
         ctx = row["context"]
         readout = "+readout" if ctx.get("readout") else ""
         lines.append(f"| `{config}` | {row['family']} | {ctx['before']}+{ctx['after']}{readout} | "
-                     f"{row['train_wall_s_median']} s | {row['tagged']:,} "
+                     f"{'—' if row.get('train_wall_s_median') is None else str(row['train_wall_s_median']) + ' s'} | "
+                     f"{row['tagged']:,} "
                      f"| {row['sentences_per_s_alone']:,} | {row['sentences_per_s_as_readouts']:,} | "
                      f"{row['cold_readout_tag_s_median']} s |")
     (RESULTS / "speed.md").write_text("\n".join(lines) + "\n")
