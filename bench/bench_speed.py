@@ -105,6 +105,10 @@ def main() -> None:
                      f"{row['tagged']:,} "
                      f"| {row['sentences_per_s_alone']:,} | {row['sentences_per_s_as_readouts']:,} | "
                      f"{row['cold_readout_tag_s_median']} s |")
+    saved = [f"`{config}`" for config, row in results["rows"].items() if row.get("model")]
+    if saved:
+        lines += ["", f"{', '.join(saved)}: timed from a saved model folder (`--model`), not trained here; "
+                  "its fit time is in bench/results/quality.md."]
     (RESULTS / "speed.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
