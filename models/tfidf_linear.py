@@ -29,6 +29,7 @@ from models.linear_head import LinearHeadClassifier, LinearHeadParams
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 _KNOWN = partial(is_not, None)  # a vocabulary lookup's hit (id 0 included), in C
+_INT_BYTES = array("i").itemsize
 
 
 class TfidfLinearParams(LinearHeadParams):
@@ -140,7 +141,7 @@ class Featurizer:
                     ids = cached(word) or self._char_ids(word)
                     pieces.append(ids)
                     total += len(ids)
-                indptr.append(total // 4)
+                indptr.append(total // _INT_BYTES)
             indices = bytearray().join(pieces)  # writable: sum_duplicates sorts in place
         else:
             get = self.vocabulary.get
@@ -150,7 +151,7 @@ class Featurizer:
                     grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
                     indices.extend(filter(_KNOWN, map(get, grams)))  # C loops: no Python frame per gram
                 indptr.append(len(indices))
-        columns = np.frombuffer(indices, dtype=np.int32)
+        columns = np.frombuffer(indices, dtype=np.intc)  # array("i")'s C int
         X = sp.csr_matrix((np.ones(len(columns), dtype=np.float32), columns, indptr),
                           shape=(len(indptr) - 1, len(self.vocabulary)))
         X.sum_duplicates()
