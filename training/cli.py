@@ -316,7 +316,7 @@ def audit(
     from rich.console import Console
     from rich.table import Table
 
-    view = Table(title=f"likely label errors in {', '.join(map(str, cfg.data.paths))} ({k}-fold, {cfg.family})")
+    view = Table(title=f"likely label errors in {cfg.data.describe()} ({k}-fold, {cfg.family})")
     widths = {"sentence": (32, None), "given": (None, 16), "suggested": (None, 16)}  # the sentence gets the room
     for column in ("#", "quality", "doc_id", "sentence", "given", "suggested", "check"):
         low, high = widths.get(column, (None, None))

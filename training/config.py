@@ -40,6 +40,11 @@ class SplitConfig(_Strict):
         return self
 
 
+def describe_paths(paths) -> str:
+    """Data files as one line, comma-separated (messages, run tags, titles)."""
+    return ", ".join(str(path) for path in paths)
+
+
 class DataConfig(_Strict):
     # One file, or a list of files read as one data set (e.g. the corpus and your own labels).
     path: Path | list[Path] = Path("data/readouts.jsonl")
@@ -67,6 +72,9 @@ class DataConfig(_Strict):
     def paths(self) -> list[Path]:
         """The data files, in the order given."""
         return list(self.path) if isinstance(self.path, list) else [self.path]
+
+    def describe(self) -> str:
+        return describe_paths(self.paths)
 
     @field_validator("labels")
     @classmethod

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from training.config import DataConfig
+from training.config import DataConfig, describe_paths
 from training.errors import ReadoutError
 
 SPLITS = ("train", "validation", "test")
@@ -46,7 +46,7 @@ class LabelledData:
 
     def describe(self) -> str:
         """The data files, comma-separated."""
-        return ", ".join(str(path) for path in self.paths)
+        return describe_paths(self.paths)
 
     def texts(self, split: str) -> list[str]:
         return list(self.splits[split]["text"])
@@ -184,7 +184,7 @@ def assign_splits(rows: list[dict[str, Any]], config: DataConfig, seed: int) -> 
         return given
     groups = sorted({row["group"] for row in rows})
     if len(groups) < 3:
-        raise ReadoutError(f"{_names(config)}: need at least 3 documents to split by document, found {len(groups)}")
+        raise ReadoutError(f"{config.describe()}: need at least 3 documents to split by document, found {len(groups)}")
     sizes = Counter(row["group"] for row in rows)
     order = [groups[i] for i in np.random.default_rng(seed).permutation(len(groups))]
     targets = {"validation": config.split.validation * len(rows), "test": config.split.test * len(rows)}
@@ -199,10 +199,6 @@ def assign_splits(rows: list[dict[str, Any]], config: DataConfig, seed: int) -> 
     if "train" not in assigned.values():  # tiny data: keep at least one document for training
         assigned[order[-1]] = "train"
     return [assigned[row["group"]] for row in rows]
-
-
-def _names(config: DataConfig) -> str:
-    return ", ".join(str(p) for p in config.paths)
 
 
 def _check_groups_within_one_split(rows, splits, config: DataConfig) -> None:
@@ -224,7 +220,7 @@ def load_data(config: DataConfig, seed: int) -> LabelledData:
     by_split = {name: full.select([i for i, s in enumerate(splits) if s == name]) for name in SPLITS}
     for name in SPLITS:
         if len(by_split[name]) == 0:
-            raise ReadoutError(f"{_names(config)}: the {name} split is empty; add documents or change data.split")
+            raise ReadoutError(f"{config.describe()}: the {name} split is empty; add documents or change data.split")
     digests = {str(path): file_digest(Path(path)) for path in config.paths}
     return LabelledData(paths=[Path(p) for p in config.paths], digests=digests, labels=list(config.labels),
                         splits=by_split)

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from training.errors import ReadoutError
+from training.inputs import json_record
 
 ACTIONS = {"\r": "accept", "\n": "accept", "s": "skip", "u": "undo", "q": "quit"}
 CONTEXT_WIDTH = 2  # neighbours shown on each side (suggest stores more or fewer)
@@ -47,19 +48,21 @@ def _read_jsonl(path: Path) -> list[dict]:
     rows = []
     lines = text.splitlines()
     for line_no, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if line_no == len(lines) and not text.endswith("\n"):
-                raise ReadoutError(f"{path}:{line_no}: the last line is incomplete (an interrupted write?); "
-                                   "remove it, then run again") from None
-            raise ReadoutError(f"{path}:{line_no}: malformed JSON: {exc.msg} (column {exc.colno})") from None
-        if not isinstance(row, dict):
-            raise ReadoutError(f"{path}:{line_no}: each line must be a JSON object")
-        rows.append(row)
+        if line_no == len(lines) and not text.endswith("\n") and not _parses(line):
+            raise ReadoutError(f"{path}:{line_no}: the last line is incomplete (an interrupted write?); "
+                               "remove it, then run again")
+        row = json_record(line, path, line_no)
+        if row is not None:
+            rows.append(row)
     return rows
+
+
+def _parses(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return not line.strip()  # a blank last line is no interrupted write
+    return True
 
 
 def read_suggestions(path: Path) -> list[dict]:

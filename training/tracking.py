@@ -14,9 +14,9 @@ BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scipy", "scikit-learn", "pyda
 
 def log_setup(config, data, commit: str | None) -> None:
     """What the run was asked to do: the resolved config, tags and the datasets of each split."""
-    import mlflow
-
     import json
+
+    import mlflow
 
     mlflow.log_params(config.flat())
     # data_digest is the data's one digest; data_digests names every file's (several files: data.path is a list).
