@@ -13,12 +13,13 @@ from pydantic import Field
 
 from models.base import Classifier, Params
 from models.embedding_linear import EmbeddingLinear
+from models.fast_linear import FastLinear
 from models.finetune import Finetune
 from models.static_linear import StaticLinear
 from models.tfidf_linear import TfidfLinear
 
 FAMILIES: dict[str, type[Classifier]] = {family.name: family for family in
-                                         (Finetune, TfidfLinear, EmbeddingLinear, StaticLinear)}
+                                         (Finetune, TfidfLinear, FastLinear, EmbeddingLinear, StaticLinear)}
 DEFAULT_FAMILY = Finetune.name  # configs/default.yaml's
 
 # The config's `model` section: one family's Params, chosen by its `family` key.

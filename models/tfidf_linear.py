@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from array import array
 from functools import partial
 from operator import is_not
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import Field
 
+from models.base import sigmoid
 from models.linear_head import LinearHeadClassifier, LinearHeadParams
+from models.text import WORD, char_wb_ids, preprocess
 
-_WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 _KNOWN = partial(is_not, None)  # a vocabulary lookup's hit (id 0 included), in C
 _INT_BYTES = array("i").itemsize
 
@@ -41,6 +41,9 @@ class TfidfLinearParams(LinearHeadParams):
     min_df: int = Field(1, ge=1)
     max_features: int | None = Field(None, ge=1)
     sublinear_tf: bool = True
+    # The codebook's terms (models.codebook_terms) as four on/off features of this weight (0: off):
+    # what a keyword list knows, for the head to weigh against the n-grams.
+    keywords: float = Field(0.0, ge=0)
 
 
 class TfidfLinear(LinearHeadClassifier):
@@ -57,15 +60,28 @@ class TfidfLinear(LinearHeadClassifier):
         vectorizers = [TfidfVectorizer(ngram_range=p.word_ngrams, **common)]
         if p.char_ngrams:
             vectorizers.append(TfidfVectorizer(analyzer="char_wb", ngram_range=p.char_ngrams, **common))
-        X = sp.hstack([v.fit_transform(texts) for v in vectorizers], format="csr")
+        blocks = [v.fit_transform(texts) for v in vectorizers]
         self.featurizers_ = [Featurizer.from_sklearn(v) for v in vectorizers]
-        self._fit_head(X, Y, doc_ids, validation, on_epoch)
+        if p.keywords:
+            self.featurizers_.append(TermsFeaturizer(p.keywords))
+            blocks.append(self.featurizers_[-1].transform(texts))
+        self._fit_head(sp.hstack(blocks, format="csr"), Y, doc_ids, validation, on_epoch)
 
     def _features(self, texts):
         import scipy.sparse as sp
 
         blocks = [f.transform(texts) for f in self.featurizers_]
         return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+
+    def _predict_proba(self, texts, doc_ids):
+        if self.params.context.enabled:  # context blocks are built with SciPy
+            return super()._predict_proba(texts, doc_ids)
+        # Each block's rows times its slice of the head, in NumPy alone.
+        logits, offset = self.intercept_, 0
+        for featurizer in self.featurizers_:
+            logits = logits + featurizer.rows(texts).dot(self.coef_[:, offset:offset + featurizer.width].T)
+            offset += featurizer.width
+        return sigmoid(logits)
 
     def word_evidence(self, texts, doc_ids, rows):
         """Exact: each n-gram's TF-IDF value times its weight (``models.evidence.exact_terms``); the
@@ -82,7 +98,7 @@ class TfidfLinear(LinearHeadClassifier):
                 if spans is None:  # preprocessing moved characters (rare Unicode): no exact map
                     return occlusion(self, texts, doc_ids, list(rows))
                 found += [(offset + term, start, end) for term, start, end in spans]
-                offset += len(featurizer.vocabulary)
+                offset += featurizer.width
             terms = X.indices[X.indptr[r]:X.indptr[r + 1]]
             parts = self.coef_[:, terms] * X.data[X.indptr[r]:X.indptr[r + 1]]
             out[i] = exact_terms(texts[i], found, dict(zip(terms.tolist(), parts.T)), self.coef_.shape[0])
@@ -91,13 +107,15 @@ class TfidfLinear(LinearHeadClassifier):
     def _save(self, folder: Path) -> None:
         settings = [f.settings() for f in self.featurizers_]
         (folder / "vocabularies.json").write_text(json.dumps(settings, ensure_ascii=False))
-        np.savez_compressed(folder / "idf.npz", **{f"idf_{i}": f.idf for i, f in enumerate(self.featurizers_)})
+        np.savez_compressed(folder / "idf.npz", **{f"idf_{i}": f.idf for i, f in enumerate(self.featurizers_)
+                                                   if isinstance(f, Featurizer)})
         self._save_head(folder)
 
     def _load(self, folder: Path) -> None:
         settings = json.loads((folder / "vocabularies.json").read_text())
         with np.load(folder / "idf.npz", allow_pickle=False) as arrays:
-            self.featurizers_ = [Featurizer(idf=arrays[f"idf_{i}"], **s) for i, s in enumerate(settings)]
+            self.featurizers_ = [TermsFeaturizer(**s) if s["analyzer"] == TermsFeaturizer.analyzer
+                                 else Featurizer(idf=arrays[f"idf_{i}"], **s) for i, s in enumerate(settings)]
         self._load_head(folder)
 
 
@@ -115,7 +133,7 @@ class Featurizer:
                  sublinear_tf: bool = True):
         self.analyzer, self.ngram_range = analyzer, tuple(ngram_range)
         self.vocabulary, self.idf, self.sublinear_tf = vocabulary, np.asarray(idf, dtype=np.float32), sublinear_tf
-        self._cache: dict[str, bytes] = {}
+        self._word_ids = _WordIds(self)  # char_wb: each distinct word's ids, computed once
 
     @classmethod
     def from_sklearn(cls, vectorizer) -> Featurizer:
@@ -123,55 +141,63 @@ class Featurizer:
                    {term: int(i) for term, i in vectorizer.vocabulary_.items()}, vectorizer.idf_,
                    vectorizer.sublinear_tf)
 
+    @property
+    def width(self) -> int:
+        """How many feature columns it makes."""
+        return len(self.vocabulary)
+
     def settings(self) -> dict:
         return {"analyzer": self.analyzer, "ngram_range": list(self.ngram_range), "vocabulary": self.vocabulary,
                 "sublinear_tf": self.sublinear_tf}
 
     def transform(self, texts):
-        import scipy.sparse as sp
+        """The TF-IDF matrix of ``texts`` as SciPy CSR (training, context, evidence)."""
+        return self.rows(texts).to_scipy()
 
-        low, high = self.ngram_range
-        indices = array("i")  # C ints: extends and converts to NumPy without a Python-list detour
-        indptr = [0]
+    def rows(self, texts) -> Rows:
+        """The TF-IDF matrix of ``texts`` in NumPy arrays alone: a cold ``readout tag`` skips
+        SciPy's import (~0.4 s)."""
         if self.analyzer == "char_wb":
-            # Each word's ids as the bytes of C ints, joined once: no per-word conversion.
-            pieces, total, cached = [], 0, self._cache.get
-            for text in texts:
-                for word in _preprocess(text).split():
-                    ids = cached(word) or self._char_ids(word)
-                    pieces.append(ids)
-                    total += len(ids)
-                indptr.append(total // _INT_BYTES)
-            indices = bytearray().join(pieces)  # writable: sum_duplicates sorts in place
+            # Each word's ids as the bytes of C ints (cached), joined per text in C.
+            ids = self._word_ids
+            joined = [b"".join(map(ids.__getitem__, preprocess(text).split())) for text in texts]
+            lengths = np.fromiter(map(len, joined), dtype=np.int64, count=len(joined)) // _INT_BYTES
+            columns = np.frombuffer(b"".join(joined), dtype=np.intc)
         else:
-            get = self.vocabulary.get
+            low, high = self.ngram_range
+            found, lengths, get = array("i"), array("q"), self.vocabulary.get  # C ints, C int64s
             for text in texts:
-                tokens = _WORD.findall(_preprocess(text))
+                tokens = WORD.findall(preprocess(text))
+                start = len(found)
                 for n in range(low, high + 1):
                     grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
-                    indices.extend(filter(_KNOWN, map(get, grams)))  # C loops: no Python frame per gram
-                indptr.append(len(indices))
-        columns = np.frombuffer(indices, dtype=np.intc)  # array("i")'s C int
-        X = sp.csr_matrix((np.ones(len(columns), dtype=np.float32), columns, indptr),
-                          shape=(len(indptr) - 1, len(self.vocabulary)))
-        X.sum_duplicates()
-        if self.sublinear_tf:
-            np.log(X.data, out=X.data)
-            X.data += 1.0
-        X.data *= self.idf[X.indices]
-        X.data /= np.repeat(_row_norms(X), np.diff(X.indptr))
-        return X
+                    found.extend(filter(_KNOWN, map(get, grams)))  # C loops: no Python frame per gram
+                lengths.append(len(found) - start)
+            columns, lengths = np.frombuffer(found, dtype=np.intc), np.frombuffer(lengths, dtype=np.int64)
+        return self._weigh(columns, lengths)
 
+    def _weigh(self, columns: np.ndarray, lengths: np.ndarray) -> Rows:
+        """Counts -> (sublinear) TF x IDF -> L2-normalised rows, from each row's n-gram ids."""
+        n, shift = len(lengths), max(1, len(self.vocabulary) - 1).bit_length()
+        # One sort of (row, column) keys finds each row's distinct n-grams and their counts.
+        keys = np.repeat(np.arange(n, dtype=np.int64) << shift, lengths) | columns
+        keys.sort()
+        first = np.ones(len(keys), dtype=bool)
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        counts = np.diff(np.append(starts, len(keys))).astype(np.float32)
+        keys = keys[starts]
+        row, column = keys >> shift, (keys & ((1 << shift) - 1)).astype(np.intc)
+        data = np.log(counts) + 1.0 if self.sublinear_tf else counts
+        data *= self.idf[column]
+        norms = np.sqrt(np.bincount(row, weights=data * data, minlength=n)).astype(np.float32)
+        norms[norms == 0] = 1.0
+        data /= norms[row]
+        return Rows(row, column, data, (n, len(self.vocabulary)))
 
     def _char_ids(self, word: str) -> bytes:
         """The char_wb n-gram ids of one preprocessed word, cached as the bytes of C ints."""
-        ids = self._cache.get(word)
-        if ids is None:
-            low, high = self.ngram_range
-            ids = array("i", _char_wb_ids(f" {word} ", low, high, self.vocabulary)).tobytes()
-            if len(self._cache) < self.CACHE_LIMIT:
-                self._cache[word] = ids
-        return ids
+        return self._word_ids[word]
 
     def occurrences(self, text: str) -> list[tuple[int, int, int]] | None:
         """Each vocabulary term found in ``text`` as ``(term, start, end)`` in the original text;
@@ -179,13 +205,13 @@ class Featurizer:
         low, high = self.ngram_range
         if self.analyzer == "char_wb":
             tokens = [m for m in re.finditer(r"\S+", text)]
-            if len(tokens) != len(_preprocess(text).split()):
+            if len(tokens) != len(preprocess(text).split()):
                 return None
             return [(term, m.start(), m.end()) for m in tokens
-                    for term in array("i", self._char_ids(_preprocess(m.group())))]
-        tokens = list(_WORD.finditer(text))
-        forms = [_preprocess(m.group()) for m in tokens]
-        if forms != _WORD.findall(_preprocess(text)):
+                    for term in array("i", self._char_ids(preprocess(m.group())))]
+        tokens = list(WORD.finditer(text))
+        forms = [preprocess(m.group()) for m in tokens]
+        if forms != WORD.findall(preprocess(text)):
             return None
         found = []
         for n in range(low, high + 1):
@@ -196,28 +222,70 @@ class Featurizer:
         return found
 
 
-def _row_norms(X) -> np.ndarray:
-    """L2 norm of each CSR row (1 for an empty row, so dividing leaves it empty)."""
-    squares = X.multiply(X).sum(axis=1).A1 if X.nnz else np.zeros(X.shape[0])
-    norms = np.sqrt(squares).astype(np.float32)
-    norms[norms == 0] = 1.0
-    return norms
+class TermsFeaturizer:
+    """The codebook's terms as features: column k is ``weight`` where the sentence names a term
+    of label k (``models.codebook_terms``). The terms are saved with the model, so editing the
+    list never changes a trained model."""
+
+    analyzer = "codebook_terms"
+
+    def __init__(self, weight: float, terms: dict[str, list[str]] | None = None, bought_or_sold: str | None = None,
+                 analyzer: str = analyzer):
+        from models.codebook_terms import BOUGHT_OR_SOLD, CodebookTerms
+
+        self.weight = weight
+        self.terms = CodebookTerms(terms, bought_or_sold or BOUGHT_OR_SOLD)
+        self.width = len(self.terms.labels)
+
+    def rows(self, texts) -> Rows:
+        on = np.array([self.terms.found(text) for text in texts], dtype=bool).reshape(len(texts), self.width)
+        row, column = np.nonzero(on)
+        return Rows(row, column.astype(np.intc), np.full(len(row), self.weight, dtype=np.float32),
+                    (len(texts), self.width))
+
+    def transform(self, texts):
+        return self.rows(texts).to_scipy()
+
+    def occurrences(self, text: str) -> list[tuple[int, int, int]]:
+        return self.terms.spans(text)
+
+    def settings(self) -> dict:
+        return {"analyzer": self.analyzer, "weight": self.weight, **self.terms.settings()}
 
 
-def _preprocess(text: str) -> str:
-    """scikit-learn's preprocessing with ``lowercase=True, strip_accents="unicode"``."""
-    text = text.lower()
-    if text.isascii():
-        return text
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+class _WordIds(dict):
+    """word -> its char_wb n-gram ids as the bytes of C ints, computed on first sight; bounded,
+    for long-running servers (past the limit new words are computed each time)."""
+
+    def __init__(self, featurizer: Featurizer):
+        super().__init__()
+        self.featurizer = featurizer
+
+    def __missing__(self, word: str) -> bytes:
+        low, high = self.featurizer.ngram_range
+        ids = array("i", char_wb_ids(f" {word} ", low, high, self.featurizer.vocabulary)).tobytes()
+        if len(self) < Featurizer.CACHE_LIMIT:
+            self[word] = ids
+        return ids
 
 
-def _char_wb_ids(padded: str, low: int, high: int, vocabulary: dict) -> list[int]:
-    ids = []
-    for n in range(low, high + 1):
-        # As scikit-learn does: a word shorter than n still gives itself once, then stops.
-        grams = (padded[i:i + n] for i in range(max(1, len(padded) - n + 1)))
-        ids += [vocabulary[g] for g in grams if g in vocabulary]
-        if n >= len(padded):
-            break
-    return ids
+class Rows(NamedTuple):
+    """A sparse matrix as NumPy arrays: entry k is ``data[k]`` at (``row[k]``, ``column[k]``),
+    sorted by row."""
+
+    row: np.ndarray
+    column: np.ndarray
+    data: np.ndarray
+    shape: tuple[int, int]
+
+    def dot(self, W: np.ndarray) -> np.ndarray:
+        """``rows @ W`` for a dense (n_columns, k) ``W``, one label column at a time, without SciPy."""
+        return np.column_stack([np.bincount(self.row, weights=self.data * w[self.column], minlength=self.shape[0])
+                                for w in W.T]) if W.shape[1] else np.zeros((self.shape[0], 0))
+
+    def to_scipy(self):
+        import scipy.sparse as sp
+
+        indptr = np.zeros(self.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.row, minlength=self.shape[0]), out=indptr[1:])
+        return sp.csr_matrix((self.data, self.column, indptr), shape=self.shape)

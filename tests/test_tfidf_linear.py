@@ -1,4 +1,4 @@
-"""The TF-IDF family: it serves without scikit-learn yet builds scikit-learn's matrix, and round-trips."""
+"""The TF-IDF family: it serves without scikit-learn or SciPy yet builds scikit-learn's matrix, and round-trips."""
 
 import json
 
@@ -26,14 +26,30 @@ def test_featurizer_builds_the_matrix_scikit_learn_builds(analyzer, ngrams):
         np.testing.assert_allclose(featurizer.transform(unseen).toarray(), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_save_and_load_give_the_same_probabilities(tmp_path):
+@pytest.mark.parametrize("keywords", [0.0, 0.3])
+def test_save_and_load_give_the_same_probabilities(tmp_path, keywords):
     Y = np.array([[("trade" in t.lower()), ("gas" in t.lower() or "oil" in t.lower())] for t in TEXTS], dtype=int)
-    model = TfidfLinear(TfidfLinear.Params(char_ngrams=(2, 4), C=2.0), seed=1).fit(TEXTS, Y)
+    model = TfidfLinear(TfidfLinear.Params(char_ngrams=(2, 4), C=2.0, keywords=keywords), seed=1).fit(TEXTS, Y)
     model.save(tmp_path / "m")
     loaded = TfidfLinear.load(tmp_path / "m")
     assert loaded.params == model.params and loaded.seed == 1
     np.testing.assert_allclose(loaded.predict_proba(TEXTS + ODD), model.predict_proba(TEXTS + ODD), atol=1e-9)
     assert not list(tmp_path.glob("m/*.pkl")), "no pickle in a saved model"
+    # Served in NumPy alone, the probabilities are those of the SciPy matrix the head was fitted on.
+    from models.base import sigmoid
+
+    np.testing.assert_allclose(model.predict_proba(TEXTS + ODD),
+                               sigmoid(model._logits(model._features(TEXTS + ODD))), rtol=1e-5)
+
+
+def test_codebook_terms_are_features_the_head_weighs():
+    from models.codebook_terms import keyword_labels
+    from models.tfidf_linear import TermsFeaturizer
+
+    sentences = ["They will buy more LNG next winter.", "The navies will exercise together.", "Talks were held."]
+    assert [keyword_labels(s) for s in sentences] == [["trade", "energy"], ["defence"], []]
+    X = TermsFeaturizer(0.3).transform(sentences).toarray()
+    np.testing.assert_allclose(X, [[0.3, 0.3, 0, 0], [0, 0, 0.3, 0], [0, 0, 0, 0]], rtol=1e-6)
 
 
 def test_a_label_never_seen_in_training_scores_low_everywhere():
@@ -42,27 +58,27 @@ def test_a_label_never_seen_in_training_scores_low_everywhere():
     assert proba.shape == (5, 2) and (proba[:, 1] < 1e-6).all()
 
 
-def test_loading_a_saved_model_does_not_import_scikit_learn(tmp_path):
+def test_tagging_with_a_saved_model_imports_neither_scikit_learn_nor_scipy(tmp_path):
     import subprocess
     import sys
 
     Y = np.array([[("trade" in t.lower())] for t in TEXTS], dtype=int)
-    TfidfLinear(seed=0).fit(TEXTS, Y).save(tmp_path / "m")
+    TfidfLinear(TfidfLinear.Params(keywords=0.3), seed=0).fit(TEXTS, Y).save(tmp_path / "m")
     code = ("import sys; from models.tfidf_linear import TfidfLinear; from pathlib import Path;"
             f"m = TfidfLinear.load(Path({str(tmp_path / 'm')!r})); print(m.predict_proba(['trade deal']).shape);"
-            "assert not [n for n in sys.modules if n.startswith('sklearn')], 'scikit-learn imported'")
+            "assert not [n for n in sys.modules if n.startswith(('sklearn', 'scipy'))], 'scikit-learn or SciPy imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "(1, 1)" in out.stdout
 
 
-@pytest.mark.parametrize("context", [{}, {"before": 1, "after": 1}])
-def test_evidence_adds_up_to_the_sentence_s_own_part_of_each_logit(context):
+@pytest.mark.parametrize("context, keywords", [({}, 0.0), ({"before": 1, "after": 1}, 0.0), ({}, 0.5)])
+def test_evidence_adds_up_to_the_sentence_s_own_part_of_each_logit(context, keywords):
     rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()[:600]]
     labels = ["trade", "energy", "defence", "culture"]
     Y = np.array([[label in row["labels"] for label in labels] for row in rows], dtype=int)
     docs = [row["doc_id"] for row in rows]
-    model = TfidfLinear(TfidfLinear.Params(context=context)).fit(TEXTS, Y, docs)
+    model = TfidfLinear(TfidfLinear.Params(context=context, keywords=keywords)).fit(TEXTS, Y, docs)
     explain = list(range(0, 600, 7)) + [600, 601, 602]  # with sentences of odd characters
     texts, ids = TEXTS + ODD[2:5], docs + ["odd"] * 3
     evidence = model.word_evidence(texts, ids, explain)

@@ -1,0 +1,318 @@
+"""Family ``fast_linear``: TF-IDF word and character n-grams and the codebook's terms, summed
+word by word so that serving is a table lookup per word, + one-vs-rest logistic regression.
+
+The features differ from ``tfidf_linear``'s in one way that makes them cacheable: the character
+block is the sum of each word's own n-gram vector ``u_w`` (sublinear counts x IDF, within the
+word), normalised by ``sqrt(sum_w |u_w|^2)`` instead of the norm of the sum; the word block is
+``sum_t idf_t e_t / sqrt(sum_t idf_t^2)`` over the sentence's word n-grams. A linear head's score
+is then ``sum_w (W u_w) / sqrt(sum_w |u_w|^2)``: each distinct word's ``(W u_w, |u_w|^2)`` is
+computed once and kept, and tagging a sentence is a lookup per word and a few sums. On the real
+dev readouts this scores as ``tfidf_linear`` does (bench/results/quality.md) and tags several
+times faster. Serves in NumPy alone (no scikit-learn, no SciPy) unless context is on.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections import Counter
+from functools import partial
+from operator import is_not
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from models.base import sigmoid
+from models.linear_head import LinearHeadClassifier, LinearHeadParams
+from models.text import WORD, char_wb_ids, preprocess
+
+_KNOWN = partial(is_not, None)
+
+
+class FastLinearParams(LinearHeadParams):
+    family: Literal["fast_linear"] = "fast_linear"
+    word_ngrams: tuple[int, int] = (1, 2)  # unigrams and/or bigrams
+    char_ngrams: tuple[int, int] | None = (3, 5)  # within words; None: word n-grams only
+    min_df: int = Field(1, ge=1)
+    # The codebook's terms (models.codebook_terms) as four on/off features of this weight (0: off).
+    keywords: float = Field(0.3, ge=0)
+
+    @field_validator("word_ngrams", "char_ngrams")
+    @classmethod
+    def _ordered(cls, ngrams, info):
+        if ngrams is not None and not 1 <= ngrams[0] <= ngrams[1]:
+            raise ValueError("give [low, high] with 1 <= low <= high")
+        if info.field_name == "word_ngrams" and ngrams[1] > 2:
+            raise ValueError("fast_linear reads word unigrams and bigrams: high is at most 2")
+        return ngrams
+
+
+class FastLinear(LinearHeadClassifier):
+    name = "fast_linear"
+    Params = FastLinearParams
+    run_name_keys = {"C": "C", "keywords": "kw"}
+
+    # ---- training ----------------------------------------------------------------------------
+
+    def _fit(self, texts, Y, doc_ids, validation, on_epoch):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        p = self.params
+        common = {"min_df": p.min_df, "strip_accents": "unicode", "dtype": np.float32}
+        words = TfidfVectorizer(ngram_range=p.word_ngrams, **common).fit(texts)
+        self.word_vocabulary_ = {t: int(i) for t, i in words.vocabulary_.items()}
+        self.word_idf_ = words.idf_.astype(np.float32)
+        self.char_vocabulary_, self.char_idf_ = {}, np.zeros(0, dtype=np.float32)
+        if p.char_ngrams:
+            chars = TfidfVectorizer(analyzer="char_wb", ngram_range=p.char_ngrams, **common).fit(texts)
+            self.char_vocabulary_ = {t: int(i) for t, i in chars.vocabulary_.items()}
+            self.char_idf_ = chars.idf_.astype(np.float32)
+        from models.codebook_terms import CodebookTerms
+
+        self.terms_ = CodebookTerms()
+        self._tables = None  # the serving tables depend on the head: built once it is fitted
+        self._fit_head(self._features(texts), Y, doc_ids, validation, on_epoch)
+
+    def _features(self, texts):
+        """The features as a SciPy matrix (training, context, evidence): word block, character
+        block, codebook terms."""
+        import scipy.sparse as sp
+
+        n = len(texts)
+        ids, lengths = self._token_ids(texts)
+        rows = np.repeat(np.arange(n), lengths)
+        idf = self.word_idf_[ids]
+        norms = _safe_sqrt(np.bincount(rows, weights=idf * idf, minlength=n))
+        blocks = [sp.csr_matrix((idf / norms[rows], (rows, ids)), shape=(n, len(self.word_idf_)))]
+        if self.char_vocabulary_:
+            index: dict[str, int] = {}
+            words = [[index.setdefault(w, len(index)) for w in preprocess(text).split()] for text in texts]
+            lengths = np.fromiter(map(len, words), dtype=np.int64, count=n)
+            U = self._char_vectors(list(index))
+            T = sp.csr_matrix((np.ones(int(lengths.sum())), (np.repeat(np.arange(n), lengths),
+                                                             [w for row in words for w in row])),
+                              shape=(n, len(index)))
+            squares = np.asarray(U.multiply(U).sum(axis=1)).ravel()
+            blocks.append(sp.diags(1.0 / _safe_sqrt(T @ squares)) @ (T @ U))
+        if self.params.keywords:
+            blocks.append(sp.csr_matrix(self._keyword_bits(texts) * self.params.keywords))
+        return sp.hstack(blocks, format="csr")
+
+    def _char_vectors(self, words: list[str]):
+        """Each word's own character n-gram vector: sublinear counts x IDF (SciPy, training)."""
+        import scipy.sparse as sp
+
+        rows, cols, vals = [], [], []
+        low, high = self.params.char_ngrams
+        for r, word in enumerate(words):
+            for term, count in Counter(char_wb_ids(f" {word} ", low, high, self.char_vocabulary_)).items():
+                rows.append(r), cols.append(term), vals.append(1.0 + np.log(count))
+        vals = np.asarray(vals, dtype=np.float64) * self.char_idf_[np.asarray(cols, dtype=np.int64)]
+        return sp.csr_matrix((vals, (rows, cols)), shape=(len(words), len(self.char_idf_)))
+
+    # ---- serving -----------------------------------------------------------------------------
+
+    def _predict_proba(self, texts, doc_ids):
+        if self.params.context.enabled:  # context blocks are built with SciPy
+            return super()._predict_proba(texts, doc_ids)
+        if self._tables is None:
+            self._tables = _Tables(self)
+        k, tables, texts = self.coef_.shape[0], self._tables, list(map(preprocess, texts))
+        words = [text.split() for text in texts]  # char_wb's words; each holds whole word tokens
+        sums = tables.word_ngram_sums(words)  # (n, k + 1): the head's part, sum of idf^2
+        logits = self.intercept_ + sums[:, :k] / _safe_sqrt(sums[:, k])[:, None]
+        if self.char_vocabulary_ or self.params.keywords:
+            sums = tables.word_sums(words)  # (n, k + 1 + 4 + 1): the same for characters, terms found
+            if self.char_vocabulary_:
+                logits += sums[:, :k] / _safe_sqrt(sums[:, k])[:, None]
+            if self.params.keywords:
+                bits = self._with_phrases(texts, sums[:, k + 1:-1] > 0, sums[:, -1] > 0)
+                logits += self.params.keywords * bits @ self.coef_[:, -bits.shape[1]:].T
+        return sigmoid(logits)
+
+    def _token_ids(self, texts) -> tuple[np.ndarray, np.ndarray]:
+        """The known word n-grams of each text (ids, concatenated) and how many each has."""
+        low, high = self.params.word_ngrams
+        found, lengths, get = array("i"), array("q"), self.word_vocabulary_.get
+        for text in texts:
+            tokens = WORD.findall(preprocess(text))
+            start = len(found)
+            for n in range(low, high + 1):
+                grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
+                found.extend(filter(_KNOWN, map(get, grams)))  # C loops: no Python frame per gram
+            lengths.append(len(found) - start)
+        return np.frombuffer(found, dtype=np.intc).astype(np.int64), np.frombuffer(lengths, dtype=np.int64)
+
+    def _keyword_bits(self, texts) -> np.ndarray:
+        return np.array([self.terms_.found(text) for text in texts], dtype=np.float64).reshape(len(texts), -1)
+
+    def _with_phrases(self, texts, in_words: np.ndarray, may_hold_phrase: np.ndarray) -> np.ndarray:
+        """``terms_.found`` for each preprocessed text: its words' finds (the word table's), plus
+        the terms that span words and the energy-trade rule, read from the texts that need it."""
+        terms, bits = self.terms_, in_words.copy()
+        for i in np.flatnonzero(may_hold_phrase):
+            bits[i] |= terms.found_in_phrases(texts[i])
+        energy, trade = terms.labels.index("energy"), terms.labels.index("trade")
+        for i in np.flatnonzero(bits[:, energy] & ~bits[:, trade]):
+            bits[i] = terms.with_trade_rule(bits[i].tolist(), texts[i])
+        return bits.astype(np.float64)
+
+    # ---- saving ------------------------------------------------------------------------------
+
+    def _save(self, folder: Path) -> None:
+        state = {"word_vocabulary": self.word_vocabulary_, "char_vocabulary": self.char_vocabulary_,
+                 "terms": self.terms_.settings()}
+        (folder / "vocabularies.json").write_text(json.dumps(state, ensure_ascii=False))
+        np.savez_compressed(folder / "idf.npz", word=self.word_idf_, char=self.char_idf_)
+        self._save_head(folder)
+
+    def _load(self, folder: Path) -> None:
+        from models.codebook_terms import CodebookTerms
+
+        state = json.loads((folder / "vocabularies.json").read_text())
+        self.word_vocabulary_, self.char_vocabulary_ = state["word_vocabulary"], state["char_vocabulary"]
+        with np.load(folder / "idf.npz", allow_pickle=False) as arrays:
+            self.word_idf_, self.char_idf_ = arrays["word"], arrays["char"]
+        self.terms_ = CodebookTerms(**state["terms"])
+        self._tables = None
+        self._load_head(folder)
+
+
+class _Tables:
+    """What serving looks up, from the fitted head: a row per word n-gram (its part of each
+    label's score before the norm, and idf^2) and a row per word seen so far (``_WordTable``).
+    Word tokens become integers, so bigrams are found by one NumPy search, not string joins."""
+
+    def __init__(self, model: FastLinear):
+        self.model = model
+        k, vocabulary = model.coef_.shape[0], model.word_vocabulary_
+        rows = np.column_stack([(model.coef_[:, :len(model.word_idf_)] * model.word_idf_).T,
+                                model.word_idf_.astype(np.float64) ** 2])
+        self.low, self.high = model.params.word_ngrams
+        tokens = sorted({token for term in vocabulary for token in term.split(" ")})
+        self.token_of = _TokenIds({token: i for i, token in enumerate(tokens)}, unknown=len(tokens))
+        width = len(tokens) + 1  # the unknown token's id is len(tokens): no n-gram holds it
+        self.unigrams = np.zeros((width, k + 1))
+        pairs, pair_rows = [], []
+        for term, i in vocabulary.items():
+            parts = term.split(" ")
+            if len(parts) == 1:
+                self.unigrams[self.token_of[term]] = rows[i]
+            else:
+                pairs.append(self.token_of[parts[0]] * width + self.token_of[parts[1]])
+                pair_rows.append(i)
+        order = np.argsort(np.asarray(pairs, dtype=np.int64), kind="stable")
+        self.pairs = np.asarray(pairs, dtype=np.int64)[order]
+        self.bigrams = rows[np.asarray(pair_rows, dtype=np.int64)[order]] if pairs else np.zeros((0, k + 1))
+        self.width = width
+        self.words = _WordTable(model)
+        # A whitespace word -> its word tokens' ids as int64 bytes: tokens never cross whitespace,
+        # so a text's tokens are its words' tokens in order, and no regex runs on a word twice.
+        self.tokens_of = _Cached(lambda word: array("q", map(self.token_of.__getitem__, WORD.findall(word))).tobytes())
+
+    def word_ngram_sums(self, words: list[list[str]]) -> np.ndarray:
+        """Per text (its preprocessed words), the sum of its word n-grams' rows."""
+        if len(self.tokens_of) > _WordTable.LIMIT:  # bounded for long-running servers
+            self.tokens_of.clear()
+        tokens_of = self.tokens_of
+        joined = [b"".join(map(tokens_of.__getitem__, text)) for text in words]  # in C, per text
+        lengths = np.fromiter(map(len, joined), dtype=np.int64, count=len(joined)) // 8
+        ids = np.frombuffer(b"".join(joined), dtype=np.int64)
+        n = len(lengths)
+        sums = _row_sums(self.unigrams[ids], lengths) if self.low == 1 else np.zeros((n, self.unigrams.shape[1]))
+        if self.high == 2 and len(self.pairs) and len(ids) > 1:
+            keys = ids[:-1] * self.width + ids[1:]  # each token and the next
+            text_of = np.repeat(np.arange(n), lengths)
+            at = np.minimum(np.searchsorted(self.pairs, keys), len(self.pairs) - 1)
+            hit = np.flatnonzero((self.pairs[at] == keys) & (text_of[:-1] == text_of[1:]))
+            sums += _row_sums(self.bigrams[at[hit]], np.bincount(text_of[hit], minlength=n))
+        return sums
+
+    def word_sums(self, words: list[list[str]]) -> np.ndarray:
+        """Per text (its preprocessed words), the sum of its words' rows."""
+        if len(self.words.words) > _WordTable.LIMIT:  # bounded for long-running servers
+            self.words = _WordTable(self.model)
+        rows, lengths, row_of = array("q"), array("q"), self.words.row_of
+        for text in words:
+            start = len(rows)
+            rows.extend(map(row_of.__getitem__, text))
+            lengths.append(len(rows) - start)
+        return _row_sums(self.words.rows[np.frombuffer(rows, dtype=np.int64)], np.frombuffer(lengths, dtype=np.int64))
+
+
+class _TokenIds(dict):
+    """token -> its id; every token no n-gram holds -> one shared id."""
+
+    def __init__(self, ids: dict[str, int], unknown: int):
+        super().__init__(ids)
+        self.unknown = unknown
+
+    def __missing__(self, token: str) -> int:
+        return self.unknown
+
+
+class _WordTable:
+    """word -> a row of (the head's part of each label's character score, |u_w|^2, the codebook
+    labels whose single-word terms it holds, whether a multi-word term may start in it),
+    computed on first sight and kept. A new table starts before a batch once it holds ``LIMIT``."""
+
+    LIMIT = 500_000
+
+    def __init__(self, model: FastLinear):
+        self.model = model
+        self.rows = np.zeros((0, model.coef_.shape[0] + 1 + len(model.terms_.labels) + 1))
+        self.words: list[str] = []
+        self.row_of = _Cached(self.add)
+
+    def add(self, word: str) -> int:
+        model = self.model
+        k, found = model.coef_.shape[0], model.terms_.found_in_word(word)
+        row = np.zeros(k + 1 + len(found) + 1)
+        if model.char_vocabulary_:
+            low, high = model.params.char_ngrams
+            counts = Counter(char_wb_ids(f" {word} ", low, high, model.char_vocabulary_))
+            if counts:
+                ids = np.fromiter(counts, dtype=np.int64, count=len(counts))
+                vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * model.char_idf_[ids]
+                row[:k] = model.coef_[:, len(model.word_idf_) + ids] @ vals
+                row[k] = vals @ vals
+        row[k + 1:-1] = found
+        row[-1] = model.terms_.may_start_phrase(word)
+        if len(self.words) == len(self.rows):  # grow by doubling
+            grown = np.zeros((max(1024, 2 * len(self.rows)), len(row)))
+            grown[:len(self.words)] = self.rows[:len(self.words)]
+            self.rows = grown
+        self.rows[len(self.words)] = row
+        self.words.append(word)
+        return len(self.words) - 1
+
+
+class _Cached(dict):
+    """key -> ``compute(key)``, computed on first sight and kept."""
+
+    def __init__(self, compute):
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, key):
+        value = self[key] = self.compute(key)
+        return value
+
+
+def _row_sums(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The sum of each text's rows of ``values`` (rows concatenated text by text)."""
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    # A zero row at the end gives every start a row to point at (a text without rows, last ones too).
+    padded = np.concatenate([values, np.zeros((1, values.shape[1]))])
+    sums = np.add.reduceat(padded, starts, axis=0) if len(lengths) else np.zeros((0, values.shape[1]))
+    sums[lengths == 0] = 0.0  # reduceat gives an empty text the next row
+    return sums
+
+
+def _safe_sqrt(squares) -> np.ndarray:
+    roots = np.sqrt(np.asarray(squares, dtype=np.float64))
+    roots[roots == 0] = 1.0
+    return roots

@@ -1,0 +1,40 @@
+"""Text as the TF-IDF families see it: scikit-learn's preprocessing, word tokens and char_wb n-grams."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
+
+
+def preprocess(text: str) -> str:
+    """scikit-learn's preprocessing with ``lowercase=True, strip_accents="unicode"``: lowercase,
+    NFKD, combining marks removed (by ``str.translate``, in C)."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKD", text).translate(_MARKS)
+
+
+class _Marks(dict):
+    """code point -> None for a combining mark (``str.translate`` deletes it), else itself;
+    each code point looked up once."""
+
+    def __missing__(self, code: int) -> int | None:
+        value = self[code] = None if unicodedata.combining(chr(code)) else code
+        return value
+
+
+_MARKS = _Marks()
+
+
+def char_wb_ids(padded: str, low: int, high: int, vocabulary: dict) -> list[int]:
+    ids = []
+    for n in range(low, high + 1):
+        # As scikit-learn does: a word shorter than n still gives itself once, then stops.
+        grams = (padded[i:i + n] for i in range(max(1, len(padded) - n + 1)))
+        ids += [vocabulary[g] for g in grams if g in vocabulary]
+        if n >= len(padded):
+            break
+    return ids
