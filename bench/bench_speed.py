@@ -1,11 +1,12 @@
 """Speed of the shipped configs, measured in one run on this machine (run by hand):
 
-    python bench/bench_speed.py                                   # configs/tfidf.yaml and configs/static.yaml
+    python bench/bench_speed.py                                   # configs/fast.yaml and configs/tfidf.yaml
     python bench/bench_speed.py configs/default.yaml --runs 1 --sentences 2000   # any config, merged in
     python bench/bench_speed.py configs/default.yaml --model FOLDER --sentences 2000  # a saved model: no training
 
 Per config, into a scratch MLflow store (bench/out/speed/, gitignored):
-- `readout train --config ...` wall time, the whole command (median of --runs);
+- `readout train --config ...` wall time, the whole command, on the config's own data files
+  (median of --runs);
 - in-process tagging throughput of the registered model (`Tagger.predict` on --sentences corpus
   sentences (20,000), each tagged alone; and as readouts, with context, when the model uses it);
 - a cold `readout tag "one sentence"` process (median of 5, after one unmeasured run).
@@ -41,7 +42,7 @@ def timed(command: list[str], env: dict) -> float:
 
 
 def bench(config: str, runs: int, sentences: int = SENTENCES, model: str | None = None) -> dict:
-    from training.config import DataConfig
+    from training.config import DataConfig, load_config
     from training.data import read_rows
     from training.references import load_tagger
 
@@ -52,7 +53,9 @@ def bench(config: str, runs: int, sentences: int = SENTENCES, model: str | None 
     uri = f"sqlite:///{store / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     data = str(ROOT / "data" / "readouts.jsonl")
-    train_s = [] if model else [timed([READOUT, "train", "-c", str(ROOT / config), "--set", f"data.path={data}",
+    # The config's own data files (the fast config's transfer set too), from the scratch folder.
+    files = "[" + ", ".join(str(ROOT / path) for path in load_config(ROOT / config).data.paths) + "]"
+    train_s = [] if model else [timed([READOUT, "train", "-c", str(ROOT / config), "--set", f"data.path={files}",
                                        "--set", "tracking.promote=always"], env) for _ in range(runs)]
     reference = model or "models:/readout-tagger@champion"
     tagger = load_tagger(reference, uri)
@@ -77,7 +80,7 @@ def bench(config: str, runs: int, sentences: int = SENTENCES, model: str | None 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("configs", nargs="*", default=["configs/tfidf.yaml", "configs/static.yaml"])
+    parser.add_argument("configs", nargs="*", default=["configs/fast.yaml", "configs/tfidf.yaml"])
     parser.add_argument("--runs", type=int, default=3, help="trainings per config (median)")
     parser.add_argument("--sentences", type=int, default=SENTENCES, help="sentences tagged in process")
     parser.add_argument("--model", help="a saved model folder to time instead of training one (train time left out)")

@@ -6,7 +6,7 @@ trains on it beside the corpus, so the fast family learns what the fine-tuned de
 (knowledge distillation). Run from the repository root, with the teacher trained from
 `configs/default.yaml`:
 
-    python data/score_transfer.py --model models:/readout-tagger@champion --name "default.yaml, seed 13"
+    python data/score_transfer.py --model models:/readout-tagger@champion --name "configs/default.yaml seed 13"
 
 Rewrites the file in place (same rows and order; only ``labels``, ``scores`` and ``teacher``
 change), so a new teacher is one command and a reviewable diff.

@@ -26,7 +26,7 @@ from pydantic import Field, field_validator
 
 from models.base import sigmoid
 from models.linear_head import LinearHeadClassifier, LinearHeadParams
-from models.text import WORD, char_wb_ids, preprocess
+from models.text import WORD, char_wb_grams, char_wb_ids, preprocess
 
 _KNOWN = partial(is_not, None)
 
@@ -57,21 +57,25 @@ class FastLinear(LinearHeadClassifier):
     # ---- training ----------------------------------------------------------------------------
 
     def _fit(self, texts, Y, doc_ids, validation, on_epoch):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        p = self.params
-        common = {"min_df": p.min_df, "strip_accents": "unicode", "dtype": np.float32}
-        words = TfidfVectorizer(ngram_range=p.word_ngrams, **common).fit(texts)
-        self.word_vocabulary_ = {t: int(i) for t, i in words.vocabulary_.items()}
-        self.word_idf_ = words.idf_.astype(np.float32)
-        self.char_vocabulary_, self.char_idf_ = {}, np.zeros(0, dtype=np.float32)
-        if p.char_ngrams:
-            chars = TfidfVectorizer(analyzer="char_wb", ngram_range=p.char_ngrams, **common).fit(texts)
-            self.char_vocabulary_ = {t: int(i) for t, i in chars.vocabulary_.items()}
-            self.char_idf_ = chars.idf_.astype(np.float32)
         from models.codebook_terms import CodebookTerms
 
+        p = self.params
+        plain = list(map(preprocess, texts))
+        low, high = p.word_ngrams
+        index: dict[str, int] = {}
+        found = [array("q", (index.setdefault(g, len(index)) for n in range(low, high + 1)
+                             for g in _ngrams(WORD.findall(text), n))).tobytes() for text in plain]
+        self.word_vocabulary_, self.word_idf_ = _vocabulary(index, found, p.min_df)
+        self.char_vocabulary_, self.char_idf_ = {}, np.zeros(0, dtype=np.float32)
+        if p.char_ngrams:
+            low, high = p.char_ngrams
+            index = {}  # each distinct word's n-grams numbered once
+            ids_of = _Cached(lambda word: array("q", (index.setdefault(g, len(index))
+                                                      for g in char_wb_grams(f" {word} ", low, high))).tobytes())
+            found = [b"".join(map(ids_of.__getitem__, text.split())) for text in plain]
+            self.char_vocabulary_, self.char_idf_ = _vocabulary(index, found, p.min_df)
         self.terms_ = CodebookTerms()
+        self._fit_words = sorted({word for text in plain for word in text.split()})
         self._tables = None  # the serving tables depend on the head: built once it is fitted
         self._fit_head(self._features(texts), Y, doc_ids, validation, on_epoch)
 
@@ -80,24 +84,28 @@ class FastLinear(LinearHeadClassifier):
         block, codebook terms."""
         import scipy.sparse as sp
 
-        n = len(texts)
+        n, texts = len(texts), list(map(preprocess, texts))
         ids, lengths = self._token_ids(texts)
         rows = np.repeat(np.arange(n), lengths)
         idf = self.word_idf_[ids]
         norms = _safe_sqrt(np.bincount(rows, weights=idf * idf, minlength=n))
         blocks = [sp.csr_matrix((idf / norms[rows], (rows, ids)), shape=(n, len(self.word_idf_)))]
+        index: dict[str, int] = {}  # each distinct word, once
+        words = [[index.setdefault(w, len(index)) for w in text.split()] for text in texts]
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=n)
+        T = sp.csr_matrix((np.ones(int(lengths.sum())), (np.repeat(np.arange(n), lengths),
+                                                         [w for row in words for w in row])), shape=(n, len(index)))
         if self.char_vocabulary_:
-            index: dict[str, int] = {}
-            words = [[index.setdefault(w, len(index)) for w in preprocess(text).split()] for text in texts]
-            lengths = np.fromiter(map(len, words), dtype=np.int64, count=n)
             U = self._char_vectors(list(index))
-            T = sp.csr_matrix((np.ones(int(lengths.sum())), (np.repeat(np.arange(n), lengths),
-                                                             [w for row in words for w in row])),
-                              shape=(n, len(index)))
             squares = np.asarray(U.multiply(U).sum(axis=1)).ravel()
             blocks.append(sp.diags(1.0 / _safe_sqrt(T @ squares)) @ (T @ U))
         if self.params.keywords:
-            blocks.append(sp.csr_matrix(self._keyword_bits(texts) * self.params.keywords))
+            terms = self.terms_
+            found = np.array([terms.found_in_word(w) + [terms.may_start_phrase(w)] for w in index],
+                             dtype=np.float64).reshape(len(index), -1)
+            in_text = np.asarray(T @ found) > 0
+            bits = self._with_phrases(texts, in_text[:, :-1], in_text[:, -1])
+            blocks.append(sp.csr_matrix(bits * self.params.keywords))
         return sp.hstack(blocks, format="csr")
 
     def _char_vectors(self, words: list[str]):
@@ -133,20 +141,17 @@ class FastLinear(LinearHeadClassifier):
         return sigmoid(logits)
 
     def _token_ids(self, texts) -> tuple[np.ndarray, np.ndarray]:
-        """The known word n-grams of each text (ids, concatenated) and how many each has."""
+        """The known word n-grams of each preprocessed text (ids, concatenated) and how many each has."""
         low, high = self.params.word_ngrams
         found, lengths, get = array("i"), array("q"), self.word_vocabulary_.get
         for text in texts:
-            tokens = WORD.findall(preprocess(text))
+            tokens = WORD.findall(text)
             start = len(found)
             for n in range(low, high + 1):
                 grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
                 found.extend(filter(_KNOWN, map(get, grams)))  # C loops: no Python frame per gram
             lengths.append(len(found) - start)
         return np.frombuffer(found, dtype=np.intc).astype(np.int64), np.frombuffer(lengths, dtype=np.int64)
-
-    def _keyword_bits(self, texts) -> np.ndarray:
-        return np.array([self.terms_.found(text) for text in texts], dtype=np.float64).reshape(len(texts), -1)
 
     def _with_phrases(self, texts, in_words: np.ndarray, may_hold_phrase: np.ndarray) -> np.ndarray:
         """``terms_.found`` for each preprocessed text: its words' finds (the word table's), plus
@@ -162,22 +167,42 @@ class FastLinear(LinearHeadClassifier):
     # ---- saving ------------------------------------------------------------------------------
 
     def _save(self, folder: Path) -> None:
-        state = {"word_vocabulary": self.word_vocabulary_, "char_vocabulary": self.char_vocabulary_,
-                 "terms": self.terms_.settings()}
-        (folder / "vocabularies.json").write_text(json.dumps(state, ensure_ascii=False))
-        np.savez_compressed(folder / "idf.npz", word=self.word_idf_, char=self.char_idf_)
+        # Plain text and arrays, no pickle; the serving tables are saved too, so a cold
+        # ``readout tag`` reads them instead of rebuilding them (~1 s) from the vocabularies.
+        if self._tables is None:
+            self._tables = _Tables(self)
+        # The training words are scored once, here, and saved: tagging then looks them up.
+        self._tables.word_sums([self.__dict__.get("_fit_words", [])])
+        _write_lines(folder / "word_terms.txt", _in_id_order(self.word_vocabulary_))
+        _write_lines(folder / "char_terms.txt", _in_id_order(self.char_vocabulary_))
+        (folder / "terms.json").write_text(json.dumps(self.terms_.settings(), ensure_ascii=False))
+        np.savez(folder / "idf.npz", word=self.word_idf_, char=self.char_idf_)
         self._save_head(folder)
+        self._tables.save(folder)
 
     def _load(self, folder: Path) -> None:
         from models.codebook_terms import CodebookTerms
 
-        state = json.loads((folder / "vocabularies.json").read_text())
-        self.word_vocabulary_, self.char_vocabulary_ = state["word_vocabulary"], state["char_vocabulary"]
+        self._word_terms_file = folder / "word_terms.txt"  # read on first use: serving needs the tables
+        self.char_vocabulary_ = dict(zip(_read_lines(folder / "char_terms.txt"), range(1 << 62)))
         with np.load(folder / "idf.npz", allow_pickle=False) as arrays:
             self.word_idf_, self.char_idf_ = arrays["word"], arrays["char"]
-        self.terms_ = CodebookTerms(**state["terms"])
-        self._tables = None
+        self.terms_ = CodebookTerms(**json.loads((folder / "terms.json").read_text()))
         self._load_head(folder)
+        self._tables = _Tables(self, folder)
+
+    @property
+    def word_vocabulary_(self) -> dict[str, int]:
+        """word n-gram -> its feature column (built on first use after loading: serving needs
+        only the tables)."""
+        if "_word_vocabulary" not in self.__dict__:
+            terms = _read_lines(self._word_terms_file)
+            self._word_vocabulary = dict(zip(terms, range(len(terms))))
+        return self._word_vocabulary
+
+    @word_vocabulary_.setter
+    def word_vocabulary_(self, vocabulary: dict[str, int]) -> None:
+        self._word_vocabulary = vocabulary
 
 
 class _Tables:
@@ -185,32 +210,48 @@ class _Tables:
     label's score before the norm, and idf^2) and a row per word seen so far (``_WordTable``).
     Word tokens become integers, so bigrams are found by one NumPy search, not string joins."""
 
-    def __init__(self, model: FastLinear):
+    def __init__(self, model: FastLinear, folder: Path | None = None):
         self.model = model
+        self.low, self.high = model.params.word_ngrams
+        if folder is None:
+            self.tokens, self.unigrams, self.pairs, self.bigrams = self._build(model)
+        else:
+            self.tokens = _read_lines(folder / "tokens.txt")
+            with np.load(folder / "tables.npz", allow_pickle=False) as arrays:
+                self.unigrams, self.pairs, self.bigrams = arrays["unigrams"], arrays["pairs"], arrays["bigrams"]
+        self.width = len(self.tokens) + 1  # the unknown token's id is len(tokens): no n-gram holds it
+        self.token_of = _TokenIds(dict(zip(self.tokens, range(len(self.tokens)))), unknown=len(self.tokens))
+        self.words = _WordTable(model, folder)
+        # A whitespace word -> its word tokens' ids as int64 bytes: tokens never cross whitespace,
+        # so a text's tokens are its words' tokens in order, and no regex runs on a word twice.
+        self.tokens_of = _Cached(lambda word: array("q", map(self.token_of.__getitem__, WORD.findall(word))).tobytes())
+
+    @staticmethod
+    def _build(model: FastLinear):
+        """The word n-gram tables from the vocabulary and the head: tokens, a row per token,
+        and the bigrams as sorted (first token x width + second token) keys with their rows."""
         k, vocabulary = model.coef_.shape[0], model.word_vocabulary_
         rows = np.column_stack([(model.coef_[:, :len(model.word_idf_)] * model.word_idf_).T,
                                 model.word_idf_.astype(np.float64) ** 2])
-        self.low, self.high = model.params.word_ngrams
         tokens = sorted({token for term in vocabulary for token in term.split(" ")})
-        self.token_of = _TokenIds({token: i for i, token in enumerate(tokens)}, unknown=len(tokens))
-        width = len(tokens) + 1  # the unknown token's id is len(tokens): no n-gram holds it
-        self.unigrams = np.zeros((width, k + 1))
+        token_of, width = {token: i for i, token in enumerate(tokens)}, len(tokens) + 1
+        unigrams = np.zeros((width, k + 1))
         pairs, pair_rows = [], []
         for term, i in vocabulary.items():
             parts = term.split(" ")
             if len(parts) == 1:
-                self.unigrams[self.token_of[term]] = rows[i]
+                unigrams[token_of[term]] = rows[i]
             else:
-                pairs.append(self.token_of[parts[0]] * width + self.token_of[parts[1]])
+                pairs.append(token_of[parts[0]] * width + token_of[parts[1]])
                 pair_rows.append(i)
         order = np.argsort(np.asarray(pairs, dtype=np.int64), kind="stable")
-        self.pairs = np.asarray(pairs, dtype=np.int64)[order]
-        self.bigrams = rows[np.asarray(pair_rows, dtype=np.int64)[order]] if pairs else np.zeros((0, k + 1))
-        self.width = width
-        self.words = _WordTable(model)
-        # A whitespace word -> its word tokens' ids as int64 bytes: tokens never cross whitespace,
-        # so a text's tokens are its words' tokens in order, and no regex runs on a word twice.
-        self.tokens_of = _Cached(lambda word: array("q", map(self.token_of.__getitem__, WORD.findall(word))).tobytes())
+        bigrams = rows[np.asarray(pair_rows, dtype=np.int64)[order]] if pairs else np.zeros((0, k + 1))
+        return tokens, unigrams, np.asarray(pairs, dtype=np.int64)[order], bigrams
+
+    def save(self, folder: Path) -> None:
+        _write_lines(folder / "tokens.txt", self.tokens)
+        np.savez(folder / "tables.npz", unigrams=self.unigrams, pairs=self.pairs, bigrams=self.bigrams)
+        self.words.save(folder)
 
     def word_ngram_sums(self, words: list[list[str]]) -> np.ndarray:
         """Per text (its preprocessed words), the sum of its word n-grams' rows."""
@@ -260,11 +301,19 @@ class _WordTable:
 
     LIMIT = 500_000
 
-    def __init__(self, model: FastLinear):
+    def __init__(self, model: FastLinear, folder: Path | None = None):
         self.model = model
         self.rows = np.zeros((0, model.coef_.shape[0] + 1 + len(model.terms_.labels) + 1))
         self.words: list[str] = []
         self.row_of = _Cached(self.add)
+        if folder is not None and (folder / "words.txt").is_file():  # the training words, saved with the model
+            self.words = _read_lines(folder / "words.txt")
+            self.rows = np.load(folder / "word_rows.npy", allow_pickle=False)
+            self.row_of.update(zip(self.words, range(len(self.words))))
+
+    def save(self, folder: Path) -> None:
+        _write_lines(folder / "words.txt", self.words)
+        np.save(folder / "word_rows.npy", self.rows[:len(self.words)])
 
     def add(self, word: str) -> int:
         model = self.model
@@ -299,6 +348,44 @@ class _Cached(dict):
     def __missing__(self, key):
         value = self[key] = self.compute(key)
         return value
+
+
+def _in_id_order(vocabulary: dict[str, int]) -> list[str]:
+    terms = [""] * len(vocabulary)
+    for term, i in vocabulary.items():
+        terms[i] = term
+    return terms
+
+
+def _write_lines(path: Path, terms: list[str]) -> None:
+    """Terms one per line (none holds a line break: words are split on whitespace)."""
+    path.write_text("\n".join(terms), encoding="utf-8")
+
+
+def _read_lines(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    return text.split("\n") if text else []
+
+
+def _ngrams(tokens: list[str], n: int):
+    return tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
+
+
+def _vocabulary(index: dict[str, int], found: list[bytes], min_df: int) -> tuple[dict[str, int], np.ndarray]:
+    """From n-grams numbered by ``index`` and each text's n-gram ids (int64 bytes): the n-grams
+    in at least ``min_df`` texts -> new ids, and their IDF as scikit-learn smooths it,
+    ``ln((1 + n) / (1 + df)) + 1``. One sort of (text, n-gram) keys counts the texts of each."""
+    lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found)) // 8
+    width = max(len(index), 1)
+    keys = np.repeat(np.arange(len(found), dtype=np.int64) * width, lengths) + np.frombuffer(b"".join(found), np.int64)
+    keys.sort()
+    distinct = keys[np.flatnonzero(np.diff(keys, prepend=-1))] % width
+    df = np.bincount(distinct, minlength=len(index))
+    keep = np.flatnonzero(df >= min_df)
+    terms = list(index)  # in id order
+    vocabulary = {terms[i]: j for j, i in enumerate(keep.tolist())}
+    idf = np.log((1.0 + len(found)) / (1.0 + df[keep])) + 1.0
+    return vocabulary, idf.astype(np.float32)
 
 
 def _row_sums(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -29,12 +29,17 @@ class _Marks(dict):
 _MARKS = _Marks()
 
 
-def char_wb_ids(padded: str, low: int, high: int, vocabulary: dict) -> list[int]:
-    ids = []
+def char_wb_grams(padded: str, low: int, high: int) -> list[str]:
+    """The char_wb n-grams of one padded word (``" word "``), as scikit-learn makes them."""
+    grams = []
     for n in range(low, high + 1):
         # As scikit-learn does: a word shorter than n still gives itself once, then stops.
-        grams = (padded[i:i + n] for i in range(max(1, len(padded) - n + 1)))
-        ids += [vocabulary[g] for g in grams if g in vocabulary]
+        grams += [padded[i:i + n] for i in range(max(1, len(padded) - n + 1))]
         if n >= len(padded):
             break
-    return ids
+    return grams
+
+
+def char_wb_ids(padded: str, low: int, high: int, vocabulary: dict) -> list[int]:
+    """The ids of a padded word's char_wb n-grams that ``vocabulary`` holds."""
+    return [vocabulary[g] for g in char_wb_grams(padded, low, high) if g in vocabulary]

@@ -18,6 +18,20 @@ def test_shipped_tfidf_config_is_valid():
     assert config.flat()["data.split.validation"] == 0.15
 
 
+@pytest.mark.parametrize("name", sorted(path.name for path in (ROOT / "configs").glob("*.yaml")))
+def test_every_shipped_config_is_valid_and_its_data_is_there(name):
+    config = load_config(ROOT / "configs" / name)
+    assert all((ROOT / path).is_file() for path in config.data.paths)
+
+
+def test_the_transfer_set_only_adds_to_the_train_split():
+    from training.data import load_data
+
+    fast, corpus = (load_data(load_config(ROOT / "configs" / name).data, 13).counts() for name in ("fast.yaml", "tfidf.yaml"))
+    assert fast["validation"] == corpus["validation"] and fast["test"] == corpus["test"]
+    assert fast["train"]["sentences"] > corpus["train"]["sentences"]
+
+
 def _error(path, overrides=()):
     with pytest.raises(ReadoutError) as caught:
         load_config(path, overrides)

@@ -8,7 +8,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from models.tfidf_linear import Featurizer, TfidfLinear
 
-from helpers import CORPUS
+from helpers import CORPUS, proba_shape_in_a_fresh_process
 
 TEXTS = [json.loads(line)["text"] for line in CORPUS.read_text(encoding="utf-8").splitlines()[:600]]
 ODD = ["", "a", "Café   naïve\tTAB", "U.S.-led «talks»", "I", "ÉNERGIE"]
@@ -59,17 +59,9 @@ def test_a_label_never_seen_in_training_scores_low_everywhere():
 
 
 def test_tagging_with_a_saved_model_imports_neither_scikit_learn_nor_scipy(tmp_path):
-    import subprocess
-    import sys
-
     Y = np.array([[("trade" in t.lower())] for t in TEXTS], dtype=int)
     TfidfLinear(TfidfLinear.Params(keywords=0.3), seed=0).fit(TEXTS, Y).save(tmp_path / "m")
-    code = ("import sys; from models.tfidf_linear import TfidfLinear; from pathlib import Path;"
-            f"m = TfidfLinear.load(Path({str(tmp_path / 'm')!r})); print(m.predict_proba(['trade deal']).shape);"
-            "assert not [n for n in sys.modules if n.startswith(('sklearn', 'scipy'))], 'scikit-learn or SciPy imported'")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert "(1, 1)" in out.stdout
+    assert proba_shape_in_a_fresh_process("tfidf_linear:TfidfLinear", tmp_path / "m", "trade deal") == "(1, 1)"
 
 
 @pytest.mark.parametrize("context, keywords", [({}, 0.0), ({"before": 1, "after": 1}, 0.0), ({}, 0.5)])

@@ -48,23 +48,29 @@ class LabelledData:
         """The data files, comma-separated."""
         return describe_paths(self.paths)
 
+    def column(self, split: str, name: str) -> list:
+        """One column of a split as a list (``[:]`` reads it at once; iterating ``datasets``'
+        column reads row by row, ~70x slower)."""
+        return self.splits[split][name][:]
+
     def texts(self, split: str) -> list[str]:
-        return list(self.splits[split]["text"])
+        return self.column(split, "text")
 
     def doc_ids(self, split: str) -> list[str]:
         """The readout of each sentence (rows of one readout are in reading order)."""
-        return list(self.splits[split]["group"])
+        return self.column(split, "group")
 
     def Y(self, split: str) -> np.ndarray:
-        return binarize(self.splits[split]["labels"], self.labels)
+        return binarize(self.column(split, "labels"), self.labels)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Sentences per split, and per label within each split (``none`` = no label)."""
         table = {}
-        for name, ds in self.splits.items():
-            counter = Counter(label for labels in ds["labels"] for label in labels)
-            table[name] = {"sentences": len(ds), **{label: counter[label] for label in self.labels},
-                           "none": sum(1 for labels in ds["labels"] if not labels)}
+        for name in self.splits:
+            rows = self.column(name, "labels")
+            counter = Counter(label for labels in rows for label in labels)
+            table[name] = {"sentences": len(rows), **{label: counter[label] for label in self.labels},
+                           "none": sum(1 for labels in rows if not labels)}
         return table
 
 
