@@ -1,10 +1,10 @@
-"""The codebook's terms (version 2): a plain keyword list, one regular expression per label.
+"""The codebook's terms (version 2): a plain keyword list per label.
 
 Two users: ``bench/keyword_baseline.py`` (the floor every model must beat: a label is on when
-one of its terms is in the sentence) and the ``tfidf_linear`` family's ``keywords`` option, where
-the same four on/off signals are four extra features the head weighs against the n-grams.
-Terms are word prefixes, case-insensitive; energy that is bought or sold also gets trade, as the
-codebook says.
+one of its terms is in the sentence) and the TF-IDF families' ``keywords`` option (``fast_linear``,
+``tfidf_linear``), where the same four on/off signals are four extra features the head weighs
+against the n-grams. Terms are word prefixes, read in lowercased, accent-stripped text; energy that
+is bought or sold also gets trade, as the codebook says.
 """
 
 from __future__ import annotations

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import partial
+from operator import is_not
 
 WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
+KNOWN = partial(is_not, None)  # a vocabulary lookup's hit (id 0 included), in C: filter(KNOWN, map(get, grams))
 
 
 def preprocess(text: str) -> str:

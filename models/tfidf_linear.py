@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import re
 from array import array
-from functools import partial
-from operator import is_not
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -26,9 +24,8 @@ from pydantic import Field
 
 from models.base import sigmoid
 from models.linear_head import LinearHeadClassifier, LinearHeadParams
-from models.text import WORD, char_wb_ids, preprocess
+from models.text import KNOWN, WORD, char_wb_ids, preprocess
 
-_KNOWN = partial(is_not, None)  # a vocabulary lookup's hit (id 0 included), in C
 _INT_BYTES = array("i").itemsize
 
 
@@ -171,7 +168,7 @@ class Featurizer:
                 start = len(found)
                 for n in range(low, high + 1):
                     grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
-                    found.extend(filter(_KNOWN, map(get, grams)))  # C loops: no Python frame per gram
+                    found.extend(filter(KNOWN, map(get, grams)))  # C loops: no Python frame per gram
                 lengths.append(len(found) - start)
             columns, lengths = np.frombuffer(found, dtype=np.intc), np.frombuffer(lengths, dtype=np.int64)
         return self._weigh(columns, lengths)
