@@ -12,6 +12,7 @@ def register(model_uri: str, run_id: str, name: str, alias: str, promote: str, m
     training never leaves a half-registered model behind.
     """
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient(uri)
     version = None
@@ -19,7 +20,14 @@ def register(model_uri: str, run_id: str, name: str, alias: str, promote: str, m
         version = mlflow.register_model(model_uri, name, tags={"run_id": run_id}).version
         promoted = _should_promote(client, name, alias, promote, run_id, metric)
         if promoted:
-            client.set_registered_model_alias(name, alias, version)
+            try:
+                client.set_registered_model_alias(name, alias, version)
+            except MlflowException:
+                # Another training gave the alias out between our check and our move (a team
+                # server's store then refuses a second new alias): decide again, now that it exists.
+                promoted = _should_promote(client, name, alias, promote, run_id, metric)
+                if promoted:
+                    client.set_registered_model_alias(name, alias, version)
         return int(version), promoted
     except BaseException:
         if version is not None:
