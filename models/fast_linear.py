@@ -25,7 +25,7 @@ from pydantic import Field, field_validator
 
 from models.base import sigmoid
 from models.linear_head import LinearHeadClassifier, LinearHeadParams
-from models.text import KNOWN, WORD, char_wb_grams, char_wb_ids, preprocess
+from models.text import WORD, Cached, char_wb_grams, char_wb_ids, ngram_ids, ngrams, preprocess
 
 
 class FastLinearParams(LinearHeadParams):
@@ -61,13 +61,13 @@ class FastLinear(LinearHeadClassifier):
         low, high = p.word_ngrams
         index: dict[str, int] = {}
         found = [array("q", (index.setdefault(g, len(index)) for n in range(low, high + 1)
-                             for g in _ngrams(WORD.findall(text), n))).tobytes() for text in plain]
+                             for g in ngrams(WORD.findall(text), n))).tobytes() for text in plain]
         self.word_vocabulary_, self.word_idf_ = _vocabulary(index, found, p.min_df)
         self.char_vocabulary_, self.char_idf_ = {}, np.zeros(0, dtype=np.float32)
         if p.char_ngrams:
             low, high = p.char_ngrams
             index = {}  # each distinct word's n-grams numbered once
-            ids_of = _Cached(lambda word: array("q", (index.setdefault(g, len(index))
+            ids_of = Cached(lambda word: array("q", (index.setdefault(g, len(index))
                                                       for g in char_wb_grams(f" {word} ", low, high))).tobytes())
             found = [b"".join(map(ids_of.__getitem__, text.split())) for text in plain]
             self.char_vocabulary_, self.char_idf_ = _vocabulary(index, found, p.min_df)
@@ -139,14 +139,7 @@ class FastLinear(LinearHeadClassifier):
 
     def _token_ids(self, texts) -> tuple[np.ndarray, np.ndarray]:
         """The known word n-grams of each preprocessed text (ids, concatenated) and how many each has."""
-        low, high = self.params.word_ngrams
-        found, lengths, get = array("i"), array("q"), self.word_vocabulary_.get
-        for text in texts:
-            tokens = WORD.findall(text)
-            start = len(found)
-            for n in range(low, high + 1):
-                found.extend(filter(KNOWN, map(get, _ngrams(tokens, n))))  # C loops: no Python frame per gram
-            lengths.append(len(found) - start)
+        found, lengths = ngram_ids(texts, self.params.word_ngrams, self.word_vocabulary_)
         return np.frombuffer(found, dtype=np.intc).astype(np.int64), np.frombuffer(lengths, dtype=np.int64)
 
     def _with_phrases(self, texts, in_words: np.ndarray, may_hold_phrase: np.ndarray) -> np.ndarray:
@@ -222,7 +215,7 @@ class _Tables:
         self.words = _WordTable(model, folder)
         # A whitespace word -> its word tokens' ids as int64 bytes: tokens never cross whitespace,
         # so a text's tokens are its words' tokens in order, and no regex runs on a word twice.
-        self.tokens_of = _Cached(lambda word: array("q", map(self.token_of.__getitem__, WORD.findall(word))).tobytes())
+        self.tokens_of = Cached(lambda word: array("q", map(self.token_of.__getitem__, WORD.findall(word))).tobytes())
 
     @staticmethod
     def _build(model: FastLinear):
@@ -303,7 +296,7 @@ class _WordTable:
         self.model = model
         self.rows = np.zeros((0, model.coef_.shape[0] + 1 + len(model.terms_.labels) + 1))
         self.words: list[str] = []
-        self.row_of = _Cached(self.add)
+        self.row_of = Cached(self.add)
         if folder is not None and (folder / "words.txt").is_file():  # the training words, saved with the model
             self.words = _read_lines(folder / "words.txt")
             self.rows = np.load(folder / "word_rows.npy", allow_pickle=False)
@@ -336,18 +329,6 @@ class _WordTable:
         return len(self.words) - 1
 
 
-class _Cached(dict):
-    """key -> ``compute(key)``, computed on first sight and kept."""
-
-    def __init__(self, compute):
-        super().__init__()
-        self.compute = compute
-
-    def __missing__(self, key):
-        value = self[key] = self.compute(key)
-        return value
-
-
 def _in_id_order(vocabulary: dict[str, int]) -> list[str]:
     terms = [""] * len(vocabulary)
     for term, i in vocabulary.items():
@@ -363,10 +344,6 @@ def _write_lines(path: Path, terms: list[str]) -> None:
 def _read_lines(path: Path) -> list[str]:
     text = path.read_text(encoding="utf-8")
     return text.split("\n") if text else []
-
-
-def _ngrams(tokens: list[str], n: int):
-    return tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
 
 
 def _vocabulary(index: dict[str, int], found: list[bytes], min_df: int) -> tuple[dict[str, int], np.ndarray]:

@@ -25,7 +25,7 @@ from pydantic import Field
 
 from models.base import sigmoid
 from models.linear_head import LinearHeadClassifier, LinearHeadParams
-from models.text import KNOWN, WORD, char_wb_ids, preprocess
+from models.text import WORD, Cached, char_wb_ids, ngram_ids, preprocess
 
 _INT_BYTES = array("i").itemsize
 
@@ -131,7 +131,8 @@ class Featurizer:
                  sublinear_tf: bool = True):
         self.analyzer, self.ngram_range = analyzer, tuple(ngram_range)
         self.vocabulary, self.idf, self.sublinear_tf = vocabulary, np.asarray(idf, dtype=np.float32), sublinear_tf
-        self._word_ids = _WordIds(self)  # char_wb: each distinct word's ids, computed once
+        # char_wb: each distinct word's ids, as the bytes of C ints, computed once
+        self._word_ids = Cached(self._char_ids_of, self.CACHE_LIMIT)
 
     @classmethod
     def from_sklearn(cls, vectorizer) -> Featurizer:
@@ -162,15 +163,7 @@ class Featurizer:
             lengths = np.fromiter(map(len, joined), dtype=np.int64, count=len(joined)) // _INT_BYTES
             columns = np.frombuffer(b"".join(joined), dtype=np.intc)
         else:
-            low, high = self.ngram_range
-            found, lengths, get = array("i"), array("q"), self.vocabulary.get  # C ints, C int64s
-            for text in texts:
-                tokens = WORD.findall(preprocess(text))
-                start = len(found)
-                for n in range(low, high + 1):
-                    grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
-                    found.extend(filter(KNOWN, map(get, grams)))  # C loops: no Python frame per gram
-                lengths.append(len(found) - start)
+            found, lengths = ngram_ids(map(preprocess, texts), self.ngram_range, self.vocabulary)
             columns, lengths = np.frombuffer(found, dtype=np.intc), np.frombuffer(lengths, dtype=np.int64)
         return self._weigh(columns, lengths)
 
@@ -196,6 +189,10 @@ class Featurizer:
     def _char_ids(self, word: str) -> bytes:
         """The char_wb n-gram ids of one preprocessed word, cached as the bytes of C ints."""
         return self._word_ids[word]
+
+    def _char_ids_of(self, word: str) -> bytes:
+        low, high = self.ngram_range
+        return array("i", char_wb_ids(f" {word} ", low, high, self.vocabulary)).tobytes()
 
     def occurrences(self, text: str) -> list[tuple[int, int, int]] | None:
         """Each vocabulary term found in ``text`` as ``(term, start, end)`` in the original text;
@@ -249,22 +246,6 @@ class TermsFeaturizer:
 
     def settings(self) -> dict:
         return {"analyzer": self.analyzer, "weight": self.weight, **self.terms.settings()}
-
-
-class _WordIds(dict):
-    """word -> its char_wb n-gram ids as the bytes of C ints, computed on first sight; bounded,
-    for long-running servers (past the limit new words are computed each time)."""
-
-    def __init__(self, featurizer: Featurizer):
-        super().__init__()
-        self.featurizer = featurizer
-
-    def __missing__(self, word: str) -> bytes:
-        low, high = self.featurizer.ngram_range
-        ids = array("i", char_wb_ids(f" {word} ", low, high, self.featurizer.vocabulary)).tobytes()
-        if len(self) < Featurizer.CACHE_LIMIT:
-            self[word] = ids
-        return ids
 
 
 class Rows(NamedTuple):
