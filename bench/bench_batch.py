@@ -119,7 +119,7 @@ def bench(model: str, uri: str | None, folder: Path, readouts, runs: int) -> dic
     explain = time.perf_counter() - start
     labelled = sum(1 for p in predictions if p.labels)
     return {
-        "model": model, "family": tagger.classifier.name, "context": tagger.context.model_dump(),
+        "model": model, "family": tagger.classifier.name, "context": tagger.context.to_dict(),
         "sentences": len(texts), "readouts": len(readouts), "runs": runs,
         "in_process_per_s": round(statistics.median(in_process)),
         "in_process_warm_per_s": round(statistics.median(warm)),

@@ -1,8 +1,9 @@
 """The one interface every model family honours; the training pipeline never branches on family.
 
 A family is a ``Classifier`` subclass with
-- ``name``: its ``model.family`` value, and ``Params``: a strict pydantic schema of its
-  hyper-parameters whose ``family`` field is ``Literal[name]`` (the config's discriminator);
+- ``name``: its ``model.family`` value, and ``Params``: a dataclass of its hyper-parameters
+  (``models.checked``: bounds as ``Annotated`` constraints) whose ``family`` field is
+  ``Literal[name]`` (the config's discriminator);
 - ``__init__(params, seed)``: the validated ``Params`` and a seed, nothing learned (scikit-learn style);
 - ``_fit(texts, Y, doc_ids, validation, on_epoch)``: ``Y`` is an (n, n_labels) 0/1 array,
   ``doc_ids`` the readout of each row (None: each row alone; see ``models.context``),
@@ -23,12 +24,13 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
+from models.checked import Checked
 from models.context import Context
 from models.scoring import macro_f1, mean_log_loss
 
@@ -36,12 +38,11 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 PARAMS_FILE = "params.json"
 
 
-class Params(BaseModel):
-    """Base of each family's hyper-parameter schema: unknown keys are errors."""
+@dataclass
+class Params(Checked):
+    """Base of each family's hyper-parameters (a config's unknown keys are errors: training.config)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-    context: Context = Field(default_factory=Context)
+    context: Context = field(default_factory=Context)
 
 
 class Labelled(NamedTuple):
@@ -81,7 +82,7 @@ class Classifier(ABC):
     def save(self, folder: Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        state = {"seed": self.seed, "n_labels": self.n_labels_, "params": self.params.model_dump(mode="json")}
+        state = {"seed": self.seed, "n_labels": self.n_labels_, "params": self.params.to_dict()}
         (folder / PARAMS_FILE).write_text(json.dumps(state))
         self._save(folder)
 
@@ -89,7 +90,7 @@ class Classifier(ABC):
     def load(cls, folder: Path) -> Classifier:
         folder = Path(folder)
         state = json.loads((folder / PARAMS_FILE).read_text())
-        model = cls(cls.Params.model_validate(state["params"]), seed=state["seed"])
+        model = cls(cls.Params(**state["params"]), seed=state["seed"])
         model.n_labels_ = state["n_labels"]
         model._load(folder)
         return model

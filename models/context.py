@@ -17,22 +17,25 @@ training.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Ge, Gt, Le
+
+from models.checked import Checked
 
 
-class Context(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    before: int = Field(0, ge=0, le=5)  # sentences just before, in the same readout
-    after: int = Field(0, ge=0, le=5)  # sentences just after
+@dataclass
+class Context(Checked):
+    before: Annotated[int, Ge(0), Le(5)] = 0  # sentences just before, in the same readout
+    after: Annotated[int, Ge(0), Le(5)] = 0  # sentences just after
     # The mean of the whole readout's other sentences: the topic a sentence far from its
     # readout's headline takes its area from.
     readout: bool = False
     # Scale of the neighbours' features against the sentence's own. Below 1 the linear heads'
     # L2 penalty weighs more on them, so the sentence's own words keep the upper hand.
-    weight: float = Field(1.0, gt=0, le=1)
+    weight: Annotated[float, Gt(0), Le(1)] = 1.0
 
     @property
     def enabled(self) -> bool:

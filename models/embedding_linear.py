@@ -9,21 +9,23 @@ tokenizers, not torch.
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
-from pydantic import Field
+from annotated_types import Ge, Gt, Le
 
 from models.encoder import DEFAULT_ENCODER, TOKENIZER_FILE, EncoderClassifier, normalise
 from models.linear_head import LinearHeadParams
 
 
+@dataclass
 class EmbeddingLinearParams(LinearHeadParams):
     family: Literal["embedding_linear"] = "embedding_linear"
     encoder: str = DEFAULT_ENCODER  # an installed package with a model/ folder, or a local folder
     # Normalised embeddings have small dot products, so the head needs a weaker penalty than TF-IDF's.
-    C: float = Field(8.0, gt=0)
-    max_length: int = Field(128, ge=8, le=512)  # tokens; all-MiniLM-L6-v2 was trained on 128
-    batch_size: int = Field(64, ge=1)
+    C: Annotated[float, Gt(0)] = 8.0
+    max_length: Annotated[int, Ge(8), Le(512)] = 128  # tokens; all-MiniLM-L6-v2 was trained on 128
+    batch_size: Annotated[int, Ge(1)] = 64
 
 
 class EmbeddingLinear(EncoderClassifier):

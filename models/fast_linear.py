@@ -17,33 +17,56 @@ from __future__ import annotations
 import json
 from array import array
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from annotated_types import Ge
 
 from models.base import sigmoid
 from models.linear_head import LinearHeadClassifier, LinearHeadParams
 from models.text import WORD, Cached, char_wb_grams, char_wb_ids, ngram_ids, ngrams, preprocess
 
 
+@dataclass
 class FastLinearParams(LinearHeadParams):
     family: Literal["fast_linear"] = "fast_linear"
     word_ngrams: tuple[int, int] = (1, 2)  # unigrams and/or bigrams
     char_ngrams: tuple[int, int] | None = (3, 5)  # within words; None: word n-grams only
-    min_df: int = Field(1, ge=1)
+    min_df: Annotated[int, Ge(1)] = 1
     # The codebook's terms (models.codebook_terms) as four on/off features of this weight (0: off).
-    keywords: float = Field(0.3, ge=0)
+    keywords: Annotated[float, Ge(0)] = 0.3
 
-    @field_validator("word_ngrams", "char_ngrams")
-    @classmethod
-    def _ordered(cls, ngrams, info):
-        if ngrams is not None and not 1 <= ngrams[0] <= ngrams[1]:
-            raise ValueError("give [low, high] with 1 <= low <= high")
-        if info.field_name == "word_ngrams" and ngrams[1] > 2:
-            raise ValueError("fast_linear reads word unigrams and bigrams: high is at most 2")
-        return ngrams
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("word_ngrams", "char_ngrams"):
+            ngrams = getattr(self, name)
+            if ngrams is not None and not 1 <= ngrams[0] <= ngrams[1]:
+                raise ValueError(f"{name}: give [low, high] with 1 <= low <= high")
+        if self.word_ngrams[1] > 2:
+            raise ValueError("word_ngrams: fast_linear reads word unigrams and bigrams: high is at most 2")
+
+
+class _Vocabulary:
+    """A fitted vocabulary (term -> column); after loading, read from its file on first use."""
+
+    def __init__(self, filename: str):
+        self.filename = filename
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.key = f"_{name}"
+
+    def __get__(self, model, owner=None):
+        if model is None:
+            return self
+        if self.key not in model.__dict__:
+            terms = _read_lines(model._folder / self.filename)
+            model.__dict__[self.key] = dict(zip(terms, range(len(terms))))
+        return model.__dict__[self.key]
+
+    def __set__(self, model, vocabulary: dict[str, int]) -> None:
+        model.__dict__[self.key] = vocabulary
 
 
 class FastLinear(LinearHeadClassifier):
@@ -128,9 +151,9 @@ class FastLinear(LinearHeadClassifier):
         words = [text.split() for text in texts]  # char_wb's words; each holds whole word tokens
         sums = tables.word_ngram_sums(words)  # (n, k + 1): the head's part, sum of idf^2
         logits = self.intercept_ + sums[:, :k] / _safe_sqrt(sums[:, k])[:, None]
-        if self.char_vocabulary_ or self.params.keywords:
+        if self.params.char_ngrams or self.params.keywords:
             sums = tables.word_sums(words)  # (n, k + 1 + 4 + 1): the same for characters, terms found
-            if self.char_vocabulary_:
+            if self.params.char_ngrams:
                 logits += sums[:, :k] / _safe_sqrt(sums[:, k])[:, None]
             if self.params.keywords:
                 bits = self._with_phrases(texts, sums[:, k + 1:-1] > 0, sums[:, -1] > 0)
@@ -173,27 +196,17 @@ class FastLinear(LinearHeadClassifier):
     def _load(self, folder: Path) -> None:
         from models.codebook_terms import CodebookTerms
 
-        self._word_terms_file = folder / "word_terms.txt"  # read on first use: serving needs the tables
-        chars = _read_lines(folder / "char_terms.txt")
-        self.char_vocabulary_ = dict(zip(chars, range(len(chars))))
+        self._folder = folder  # the vocabularies are read from it on first use
         with np.load(folder / "idf.npz", allow_pickle=False) as arrays:
             self.word_idf_, self.char_idf_ = arrays["word"], arrays["char"]
         self.terms_ = CodebookTerms(**json.loads((folder / "terms.json").read_text()))
         self._load_head(folder)
         self._tables = _Tables(self, folder)
 
-    @property
-    def word_vocabulary_(self) -> dict[str, int]:
-        """word n-gram -> its feature column (built on first use after loading: serving needs
-        only the tables)."""
-        if "_word_vocabulary" not in self.__dict__:
-            terms = _read_lines(self._word_terms_file)
-            self._word_vocabulary = dict(zip(terms, range(len(terms))))
-        return self._word_vocabulary
-
-    @word_vocabulary_.setter
-    def word_vocabulary_(self, vocabulary: dict[str, int]) -> None:
-        self._word_vocabulary = vocabulary
+    # n-gram -> its feature column. Serving a loaded model reads the tables; the character
+    # vocabulary only for a word the tables lack, the word vocabulary for context or evidence.
+    word_vocabulary_ = _Vocabulary("word_terms.txt")
+    char_vocabulary_ = _Vocabulary("char_terms.txt")
 
 
 class _Tables:
@@ -310,7 +323,7 @@ class _WordTable:
         model = self.model
         k, found = model.coef_.shape[0], model.terms_.found_in_word(word)
         row = np.zeros(k + 1 + len(found) + 1)
-        if model.char_vocabulary_:
+        if model.params.char_ngrams:
             low, high = model.params.char_ngrams
             counts = Counter(char_wb_ids(f" {word} ", low, high, model.char_vocabulary_))
             if counts:

@@ -15,31 +15,33 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field
+from annotated_types import Ge, Gt, Le, Lt
 
 from models.base import Params
 from models.context import Context, dense_windows
 from models.encoder import DEFAULT_ENCODER, EncoderClassifier
 
 
+@dataclass
 class FinetuneParams(Params):
     family: Literal["finetune"] = "finetune"
     # The default config's: each sentence read beside the one before and the one after it.
-    context: Context = Field(default_factory=lambda: Context(before=1, after=1))
+    context: Context = field(default_factory=lambda: Context(before=1, after=1))
     encoder: str = DEFAULT_ENCODER  # an installed package with a model/ folder, or a local folder
     # The most; early stopping may end sooner. Two passes over corpus v2 keep training within
     # 15 minutes on a 2-core CPU.
-    epochs: int = Field(2, ge=1)
-    patience: int = Field(2, ge=1)  # epochs without a better validation macro-F1 before stopping
-    learning_rate: float = Field(5e-5, gt=0)  # the pretrained encoder
-    head_learning_rate: float = Field(1e-3, gt=0)  # the new head: at the encoder's rate it underfits
-    batch_size: int = Field(32, ge=1)
-    max_length: int = Field(64, ge=8, le=512)  # tokens; longer sentences are truncated
-    weight_decay: float = Field(0.01, ge=0)
-    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    epochs: Annotated[int, Ge(1)] = 2
+    patience: Annotated[int, Ge(1)] = 2  # epochs without a better validation macro-F1 before stopping
+    learning_rate: Annotated[float, Gt(0)] = 5e-5  # the pretrained encoder
+    head_learning_rate: Annotated[float, Gt(0)] = 1e-3  # the new head: at the encoder's rate it underfits
+    batch_size: Annotated[int, Ge(1)] = 32
+    max_length: Annotated[int, Ge(8), Le(512)] = 64  # tokens; longer sentences are truncated
+    weight_decay: Annotated[float, Ge(0)] = 0.01
+    warmup_ratio: Annotated[float, Ge(0), Lt(1)] = 0.1
 
 
 class Finetune(EncoderClassifier):

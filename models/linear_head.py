@@ -9,11 +9,12 @@ the head is kept as plain arrays in ``head.npz`` (read with ``allow_pickle=False
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field
+from annotated_types import Ge, Gt
 
 from models.base import Classifier, Params, sigmoid
 from models.context import with_context
@@ -22,12 +23,13 @@ from models.scoring import mean_log_loss
 HEAD_FILE = "head.npz"
 
 
+@dataclass
 class LinearHeadParams(Params):
     """The head's hyper-parameters, shared by the linear families (each sets its own default C)."""
 
-    C: float = Field(4.0, gt=0)  # inverse L2 strength of each label's logistic regression
+    C: Annotated[float, Gt(0)] = 4.0  # inverse L2 strength of each label's logistic regression
     class_weight: Literal["balanced"] | None = "balanced"
-    max_iter: int = Field(2000, ge=10)
+    max_iter: Annotated[int, Ge(10)] = 2000
 
 
 class LinearHeadClassifier(Classifier):

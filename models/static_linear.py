@@ -13,11 +13,12 @@ of a table lookup; TF-IDF keeps exact wording. Serving needs tokenizers and NumP
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field
+from annotated_types import Ge, Gt, Le
 
 from models.encoder import DEFAULT_ENCODER, TOKENIZER_FILE, missing_encoder, normalise
 from models.linear_head import LinearHeadClassifier, LinearHeadParams
@@ -26,12 +27,13 @@ from models.tfidf_linear import Featurizer
 SIF_A = 1e-3
 
 
+@dataclass
 class StaticLinearParams(LinearHeadParams):
     family: Literal["static_linear"] = "static_linear"
     encoder: str = DEFAULT_ENCODER  # distilled once per training, offline
-    dims: int = Field(256, ge=8, le=1024)  # PCA dimensions of the static vectors
+    dims: Annotated[int, Ge(8), Le(1024)] = 256  # PCA dimensions of the static vectors
     word_ngrams: tuple[int, int] | None = (1, 2)  # TF-IDF beside the static vectors (None: static only)
-    static_weight: float = Field(1.0, gt=0)  # scale of the static block against TF-IDF's unit rows
+    static_weight: Annotated[float, Gt(0)] = 1.0  # scale of the static block against TF-IDF's unit rows
 
 
 class StaticLinear(LinearHeadClassifier):

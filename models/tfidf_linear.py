@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 import re
 from array import array
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 import numpy as np
-from pydantic import Field
+from annotated_types import Ge
 
 from models.base import sigmoid
 from models.linear_head import LinearHeadClassifier, LinearHeadParams
@@ -30,18 +31,19 @@ from models.text import WORD, Cached, char_wb_ids, ngram_ids, preprocess
 _INT_BYTES = array("i").itemsize
 
 
+@dataclass
 class TfidfLinearParams(LinearHeadParams):
     family: Literal["tfidf_linear"] = "tfidf_linear"
     word_ngrams: tuple[int, int] = (1, 2)
     # Character n-grams within words catch spelling and inflection variants (defence/defense,
     # invest/investment): on the real seed sentences they lift macro-F1 from ~0.66 to ~0.88.
     char_ngrams: tuple[int, int] | None = (2, 5)
-    min_df: int = Field(1, ge=1)
-    max_features: int | None = Field(None, ge=1)
+    min_df: Annotated[int, Ge(1)] = 1
+    max_features: Annotated[int, Ge(1)] | None = None
     sublinear_tf: bool = True
     # The codebook's terms (models.codebook_terms) as four on/off features of this weight (0: off):
     # what a keyword list knows, for the head to weigh against the n-grams.
-    keywords: float = Field(0.0, ge=0)
+    keywords: Annotated[float, Ge(0)] = 0.0
 
 
 class TfidfLinear(LinearHeadClassifier):

@@ -66,12 +66,13 @@ TOY_SPLIT = {"split": {"validation": 0.25, "test": 0.25}}
 
 def proba_shape_in_a_fresh_process(family: str, folder: Path, sentence: str) -> str:
     """Load a saved model of ``models.<family>`` in a new Python and tag one sentence there;
-    fails if scikit-learn or SciPy got imported (serving must not pay for them). Returns the
-    printed shape of the probabilities."""
+    fails if scikit-learn, SciPy or pydantic got imported (serving must not pay for them: a cold
+    ``readout tag`` is mostly imports). Returns the printed shape of the probabilities."""
     module, name = family.split(":")
     code = (f"import sys; from pathlib import Path; from models.{module} import {name};"
             f"m = {name}.load(Path({str(folder)!r})); print(m.predict_proba([{sentence!r}]).shape);"
-            "assert not [n for n in sys.modules if n.startswith(('sklearn', 'scipy'))], 'scikit-learn or SciPy imported'")
+            "assert not [n for n in sys.modules if n.startswith(('sklearn', 'scipy', 'pydantic'))], "
+            "'scikit-learn, SciPy or pydantic imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()

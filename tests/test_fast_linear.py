@@ -53,11 +53,15 @@ def test_its_vocabularies_and_idf_are_scikit_learn_s():
         np.testing.assert_allclose(idf[order], reference.idf_, rtol=1e-6)
 
 
-def test_tagging_with_a_saved_model_imports_neither_scikit_learn_nor_scipy(tmp_path):
+def test_tagging_with_a_saved_model_imports_no_scikit_learn_scipy_or_pydantic(tmp_path):
     FastLinear(seed=0).fit(TEXTS, Y).save(tmp_path / "m")
     assert proba_shape_in_a_fresh_process("fast_linear:FastLinear", tmp_path / "m", "Gas will flow.") == "(1, 4)"
 
 
-def test_word_ngrams_past_bigrams_are_refused_with_the_reason():
+def test_parameters_built_in_code_are_checked_like_a_config():
     with pytest.raises(ValueError, match="at most 2"):
         FastLinear.Params(word_ngrams=(1, 3))
+    with pytest.raises(ValueError, match="min_df: Input should be greater than or equal to 1"):
+        FastLinear.Params(min_df=0)
+    with pytest.raises(ValueError, match="before"):
+        FastLinear.Params(context={"before": 9})

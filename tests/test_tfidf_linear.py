@@ -58,7 +58,7 @@ def test_a_label_never_seen_in_training_scores_low_everywhere():
     assert proba.shape == (5, 2) and (proba[:, 1] < 1e-6).all()
 
 
-def test_tagging_with_a_saved_model_imports_neither_scikit_learn_nor_scipy(tmp_path):
+def test_tagging_with_a_saved_model_imports_no_scikit_learn_scipy_or_pydantic(tmp_path):
     Y = np.array([[("trade" in t.lower())] for t in TEXTS], dtype=int)
     TfidfLinear(TfidfLinear.Params(keywords=0.3), seed=0).fit(TEXTS, Y).save(tmp_path / "m")
     assert proba_shape_in_a_fresh_process("tfidf_linear:TfidfLinear", tmp_path / "m", "trade deal") == "(1, 1)"

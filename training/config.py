@@ -2,23 +2,28 @@
 
 One schema (pydantic) is the single source of truth. Unknown keys are rejected with the closest
 valid key suggested; the ``model`` section is the union of the families' own parameter schemas
-(``models.ModelParams``, chosen by ``model.family``), so adding a family never touches this module
+(``ModelParams``, chosen by ``model.family``), so adding a family never touches this module
 and the family receives its typed ``Params``. The defaults are those of ``configs/default.yaml``.
 ``--set key=value`` overrides one dotted key.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from models import DEFAULT_FAMILY, FAMILIES, ModelParams, Params
+from models import DEFAULT_FAMILY, FAMILIES, Params
+from models.checked import field_types
 from training.errors import ReadoutError
+
+# The config's `model` section: one family's Params, chosen by its `family` key.
+ModelParams = Annotated[Union[tuple(family.Params for family in FAMILIES.values())], Field(discriminator="family")]
 
 DEFAULT_LABELS = ["trade", "energy", "defence", "culture"]
 
@@ -174,20 +179,25 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     tree[leaf] = value
 
 
-def _known_keys(schema: type[BaseModel], raw: dict[str, Any]) -> dict[str, Any]:
-    """Valid keys at this level of the schema, mapped to the sub-schema (or None for a leaf).
-    The ``model`` section's schema is the chosen family's ``Params``."""
+def _known_keys(schema: type, raw: dict[str, Any]) -> dict[str, Any]:
+    """Valid keys at this level of the schema (a pydantic model or a family's parameter dataclass),
+    mapped to the sub-schema (or None for a leaf). The ``model`` section's schema is the chosen
+    family's ``Params``."""
+    if dataclasses.is_dataclass(schema):
+        fields = field_types(schema)
+    else:
+        fields = {name: field.annotation for name, field in schema.model_fields.items()}
     keys: dict[str, Any] = {}
-    for name, field in schema.model_fields.items():
-        sub = field.annotation
+    for name, sub in fields.items():
         if name == "model" and schema is Config:
             family = raw["model"].get("family", DEFAULT_FAMILY) if isinstance(raw.get("model"), dict) else None
             sub = FAMILIES[family].Params if family in FAMILIES else None
-        keys[name] = sub if isinstance(sub, type) and issubclass(sub, BaseModel) else None
+        schema_like = isinstance(sub, type) and (issubclass(sub, BaseModel) or dataclasses.is_dataclass(sub))
+        keys[name] = sub if schema_like else None
     return keys
 
 
-def _unknown_key_error(raw: Any, schema: type[BaseModel], prefix: str = "") -> str | None:
+def _unknown_key_error(raw: Any, schema: type, prefix: str = "") -> str | None:
     """The first unknown key in ``raw`` as a message with a suggestion, or None."""
     if not isinstance(raw, dict):
         return None
@@ -220,8 +230,11 @@ def _validate(raw: dict[str, Any], source: str) -> Config:
         parts = list(error["loc"])
         if parts[:1] == ["model"] and len(parts) > 1 and parts[1] in FAMILIES:  # the union's tag
             del parts[1]
-        loc = ".".join(str(p) for p in parts)
         message = error["msg"].removeprefix("Value error, ")
+        field, named, rest = message.partition(": ")
+        if error["type"] == "value_error" and named and field.isidentifier():  # a Params check names its field
+            parts, message = [*parts, field], rest
+        loc = ".".join(str(p) for p in parts)
         got = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
         raise ReadoutError(f"{source}: {loc + ': ' if loc else ''}{message}{got}") from None
 

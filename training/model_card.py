@@ -28,8 +28,8 @@ def model_card(config: Config, data: LabelledData, metrics: dict[str, float], th
     lines += [
         "",
         "## Model",
-        f"- family `{config.family}`: " + ", ".join(f"{k}={v}" for k, v in config.model.model_dump(
-            mode="json", exclude={"family"}).items()),
+        f"- family `{config.family}`: " + ", ".join(f"{k}={v}" for k, v in config.model.to_dict().items()
+                                                 if k != "family"),
         f"- thresholds ({config.thresholds.strategy}): " + ", ".join(f"{k} {v:.3f}" for k, v in thresholds.items()),
         "",
         "## Metrics",

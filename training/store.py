@@ -10,8 +10,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -86,6 +84,9 @@ def store_lock(uri: str):
 
 
 def _check_server(uri: str) -> None:
+    import urllib.error
+    import urllib.request  # here, not at the top: a cold `readout tag` reads the store without it
+
     try:
         with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as response:
             response.read()

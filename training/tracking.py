@@ -9,7 +9,7 @@ from pathlib import Path
 
 MODEL_NAME_IN_RUN = "model"
 # What a logged model needs to be served anywhere, beyond the code it carries (code_paths).
-BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scipy", "scikit-learn", "pydantic")
+BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scipy", "scikit-learn", "annotated-types")
 
 
 def log_setup(config, data, commit: str | None) -> None:
