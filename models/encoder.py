@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -147,7 +148,9 @@ class OnnxEncoder:
     Imports only onnxruntime, tokenizers and numpy.
     """
 
-    def __init__(self, graph: bytes, tokenizer, batch_size: int = 64):
+    def __init__(self, graph: bytes | Path, tokenizer, batch_size: int = 64):
+        """``graph``: the serialised graph, or the path of its file (onnxruntime reads a file
+        about 0.2 s faster than the same ~90 MB handed over as bytes: a cold ``readout tag``)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -156,7 +159,8 @@ class OnnxEncoder:
         self.graph = graph
         self.tokenizer = tokenizer
         self.batch_size = batch_size
-        self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        source = str(graph) if isinstance(graph, Path) else graph
+        self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_size = self.session.get_outputs()[0].shape[-1]
 
@@ -172,14 +176,18 @@ class OnnxEncoder:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / ONNX_FILE).write_bytes(self.graph)
+        target = folder / ONNX_FILE
+        if isinstance(self.graph, bytes):
+            target.write_bytes(self.graph)
+        elif Path(self.graph).resolve() != target.resolve():
+            shutil.copyfile(self.graph, target)
         self.tokenizer.save(str(folder / TOKENIZER_FILE))
 
     @classmethod
     def load(cls, folder: Path, batch_size: int = 64) -> OnnxEncoder:
         from tokenizers import Tokenizer
 
-        return cls((folder / ONNX_FILE).read_bytes(), Tokenizer.from_file(str(folder / TOKENIZER_FILE)), batch_size)
+        return cls(folder / ONNX_FILE, Tokenizer.from_file(str(folder / TOKENIZER_FILE)), batch_size)
 
 
 # ---- training side: torch and transformers ----------------------------------------------------
