@@ -8,7 +8,7 @@ word), normalised by ``sqrt(sum_w |u_w|^2)`` instead of the norm of the sum; the
 is then ``sum_w (W u_w) / sqrt(sum_w |u_w|^2)``: each distinct word's ``(W u_w, |u_w|^2)`` is
 computed once and kept, and tagging a sentence is a lookup per word and a few sums. On the real
 dev readouts it scores as scikit-learn's TF-IDF with the same features does
-(bench/results/quality.md) and tags about four times faster. Serves in NumPy alone (no
+(bench/results/quality.md) and tags about three times faster. Serves in NumPy alone (no
 scikit-learn, no SciPy) unless context is on.
 """
 
