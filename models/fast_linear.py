@@ -6,7 +6,9 @@ block is the sum of each word's own n-gram vector ``u_w`` (sublinear counts x ID
 word), normalised by ``sqrt(sum_w |u_w|^2)`` instead of the norm of the sum; the word block is
 ``sum_t idf_t e_t / sqrt(sum_t idf_t^2)`` over the sentence's word n-grams. A linear head's score
 is then ``sum_w (W u_w) / sqrt(sum_w |u_w|^2)``: each distinct word's ``(W u_w, |u_w|^2)`` is
-computed once and kept, and tagging a sentence is a lookup per word and a few sums. On the real
+computed once and kept, beside its own word n-grams' part (its tokens and the bigrams inside it),
+and tagging a sentence is a lookup per word, a search for the bigrams that span two words, and a
+few sums. On the real
 dev readouts it scores as scikit-learn's TF-IDF with the same features does
 (bench/results/quality.md) and tags about three times faster. Serves in NumPy alone (no
 scikit-learn, no SciPy) unless context is on.
@@ -147,17 +149,17 @@ class FastLinear(LinearHeadClassifier):
             return super()._predict_proba(texts, doc_ids)
         if self._tables is None:
             self._tables = _Tables(self)
-        k, tables, texts = self.coef_.shape[0], self._tables, list(map(preprocess, texts))
-        words = [text.split() for text in texts]  # char_wb's words; each holds whole word tokens
-        sums = tables.word_ngram_sums(words)  # (n, k + 1): the head's part, sum of idf^2
+        k, texts = self.coef_.shape[0], list(map(preprocess, texts))
+        # (n, 2k + 2 + 4 + 1) per text: the word n-grams' part of each label's score and their
+        # sum of idf^2, the same for the character block, the codebook labels found in words,
+        # whether a multi-word term may start in one (``_WordTable``).
+        sums = self._tables.sums([text.split() for text in texts])  # char_wb's words: whole word tokens
         logits = self.intercept_ + sums[:, :k] / _safe_sqrt(sums[:, k])[:, None]
-        if self.params.char_ngrams or self.params.keywords:
-            sums = tables.word_sums(words)  # (n, k + 1 + 4 + 1): the same for characters, terms found
-            if self.params.char_ngrams:
-                logits += sums[:, :k] / _safe_sqrt(sums[:, k])[:, None]
-            if self.params.keywords:
-                bits = self._with_phrases(texts, sums[:, k + 1:-1] > 0, sums[:, -1] > 0)
-                logits += self.params.keywords * bits @ self.coef_[:, -bits.shape[1]:].T
+        if self.params.char_ngrams:
+            logits += sums[:, k + 1:2 * k + 1] / _safe_sqrt(sums[:, 2 * k + 1])[:, None]
+        if self.params.keywords:
+            bits = self._with_phrases(texts, sums[:, 2 * k + 2:-1] > 0, sums[:, -1] > 0)
+            logits += self.params.keywords * bits @ self.coef_[:, -bits.shape[1]:].T
         return sigmoid(logits)
 
     def _token_ids(self, texts) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +187,7 @@ class FastLinear(LinearHeadClassifier):
         if self._tables is None:
             self._tables = _Tables(self)
         # The training words are scored once, here, and saved: tagging then looks them up.
-        self._tables.word_sums([self.__dict__.get("_fit_words", [])])
+        self._tables.sums([self.__dict__.get("_fit_words", [])])
         _write_lines(folder / "word_terms.txt", _in_id_order(self.word_vocabulary_))
         _write_lines(folder / "char_terms.txt", _in_id_order(self.char_vocabulary_))
         (folder / "terms.json").write_text(json.dumps(self.terms_.settings(), ensure_ascii=False))
@@ -211,8 +213,10 @@ class FastLinear(LinearHeadClassifier):
 
 class _Tables:
     """What serving looks up, from the fitted head: a row per word n-gram (its part of each
-    label's score before the norm, and idf^2) and a row per word seen so far (``_WordTable``).
-    Word tokens become integers, so bigrams are found by one NumPy search, not string joins."""
+    label's score before the norm, and idf^2), and a row per whitespace word seen so far
+    (``_WordTable``) that already holds its own unigrams and bigrams. Only the bigrams that span
+    two words are looked up per sentence: by integer keys (first token x width + second token)
+    and one NumPy search, not string joins."""
 
     def __init__(self, model: FastLinear, folder: Path | None = None):
         self.model = model
@@ -225,15 +229,12 @@ class _Tables:
                 self.unigrams, self.pairs, self.bigrams = arrays["unigrams"], arrays["pairs"], arrays["bigrams"]
         self.width = len(self.tokens) + 1  # the unknown token's id is len(tokens): no n-gram holds it
         self.token_of = _TokenIds(dict(zip(self.tokens, range(len(self.tokens)))), unknown=len(self.tokens))
-        self.words = _WordTable(model, folder)
-        # A whitespace word -> its word tokens' ids as int64 bytes: tokens never cross whitespace,
-        # so a text's tokens are its words' tokens in order, and no regex runs on a word twice.
-        self.tokens_of = Cached(lambda word: array("q", map(self.token_of.__getitem__, WORD.findall(word))).tobytes())
+        self.words = _WordTable(self, folder)
 
     @staticmethod
     def _build(model: FastLinear):
         """The word n-gram tables from the vocabulary and the head: tokens, a row per token,
-        and the bigrams as sorted (first token x width + second token) keys with their rows."""
+        and the bigrams as sorted keys with their rows."""
         k, vocabulary = model.coef_.shape[0], model.word_vocabulary_
         rows = np.column_stack([(model.coef_[:, :len(model.word_idf_)] * model.word_idf_).T,
                                 model.word_idf_.astype(np.float64) ** 2])
@@ -257,34 +258,34 @@ class _Tables:
         np.savez(folder / "tables.npz", unigrams=self.unigrams, pairs=self.pairs, bigrams=self.bigrams)
         self.words.save(folder)
 
-    def word_ngram_sums(self, words: list[list[str]]) -> np.ndarray:
-        """Per text (its preprocessed words), the sum of its word n-grams' rows."""
-        if len(self.tokens_of) > _WordTable.LIMIT:  # bounded for long-running servers
-            self.tokens_of.clear()
-        tokens_of = self.tokens_of
-        joined = [b"".join(map(tokens_of.__getitem__, text)) for text in words]  # in C, per text
-        lengths = np.fromiter(map(len, joined), dtype=np.int64, count=len(joined)) // 8
-        ids = np.frombuffer(b"".join(joined), dtype=np.int64)
-        n = len(lengths)
-        sums = _row_sums(self.unigrams[ids], lengths) if self.low == 1 else np.zeros((n, self.unigrams.shape[1]))
-        if self.high == 2 and len(self.pairs) and len(ids) > 1:
-            keys = ids[:-1] * self.width + ids[1:]  # each token and the next
-            text_of = np.repeat(np.arange(n), lengths)
-            at = np.minimum(np.searchsorted(self.pairs, keys), len(self.pairs) - 1)
-            hit = np.flatnonzero((self.pairs[at] == keys) & (text_of[:-1] == text_of[1:]))
-            sums += _row_sums(self.bigrams[at[hit]], np.bincount(text_of[hit], minlength=n))
-        return sums
+    def bigram_rows(self, keys: np.ndarray) -> np.ndarray:
+        """Each bigram key's row in ``bigrams``, -1 for a key no bigram of the vocabulary has."""
+        if not len(self.pairs):
+            return np.full(len(keys), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.pairs, keys), len(self.pairs) - 1)
+        return np.where(self.pairs[at] == keys, at, -1)
 
-    def word_sums(self, words: list[list[str]]) -> np.ndarray:
-        """Per text (its preprocessed words), the sum of its words' rows."""
+    def sums(self, words: list[list[str]]) -> np.ndarray:
+        """Per text (its preprocessed words): the sum of its words' rows, plus the bigrams from
+        one word's last token to the next word's first."""
         if len(self.words.words) > _WordTable.LIMIT:  # bounded for long-running servers
-            self.words = _WordTable(self.model)
-        rows, lengths, row_of = array("q"), array("q"), self.words.row_of
+            self.words = _WordTable(self)
+        table, rows, lengths, row_of = self.words, array("q"), array("q"), self.words.row_of
         for text in words:
             start = len(rows)
             rows.extend(map(row_of.__getitem__, text))
             lengths.append(len(rows) - start)
-        return _row_sums(self.words.rows[np.frombuffer(rows, dtype=np.int64)], np.frombuffer(lengths, dtype=np.int64))
+        rows, lengths = np.frombuffer(rows, dtype=np.int64), np.frombuffer(lengths, dtype=np.int64)
+        sums = _row_sums(table.rows[rows], lengths)
+        if self.high == 2 and len(rows) > 1:
+            text_of = np.repeat(np.arange(len(lengths)), lengths)
+            held = table.first[rows] >= 0  # words with no token (punctuation) leave the chain unbroken
+            rows, text_of = rows[held], text_of[held]
+            at = self.bigram_rows(table.last[rows[:-1]] * self.width + table.first[rows[1:]])
+            hit = (at >= 0) & (text_of[:-1] == text_of[1:])
+            k1 = self.unigrams.shape[1]
+            sums[:, :k1] += _row_sums(self.bigrams[at[hit]], np.bincount(text_of[:-1][hit], minlength=len(lengths)))
+        return sums
 
 
 class _TokenIds(dict):
@@ -299,47 +300,64 @@ class _TokenIds(dict):
 
 
 class _WordTable:
-    """word -> a row of (the head's part of each label's character score, |u_w|^2, the codebook
-    labels whose single-word terms it holds, whether a multi-word term may start in it),
-    computed on first sight and kept. A new table starts before a batch once it holds ``LIMIT``."""
+    """word -> a row of (its word n-grams' part of each label's score and their idf^2: its
+    tokens' unigrams and the bigrams inside it; the same for its character n-grams, |u_w|^2;
+    the codebook labels whose single-word terms it holds; whether a multi-word term may start
+    in it), and its first and last token ids (-1: no token), computed on first sight and kept.
+    A new table starts before a batch once it holds ``LIMIT`` words."""
 
     LIMIT = 500_000
+    FILE = "word_table.npz"  # with words.txt: the training words, scored when the model is saved
 
-    def __init__(self, model: FastLinear, folder: Path | None = None):
-        self.model = model
-        self.rows = np.zeros((0, model.coef_.shape[0] + 1 + len(model.terms_.labels) + 1))
+    def __init__(self, tables: _Tables, folder: Path | None = None):
+        self.tables, model = tables, tables.model
+        self.width = 2 * (model.coef_.shape[0] + 1) + len(model.terms_.labels) + 1
+        self.rows = np.zeros((0, self.width))
+        self.first = self.last = np.zeros(0, dtype=np.int64)
         self.words: list[str] = []
         self.row_of = Cached(self.add)
-        if folder is not None and (folder / "words.txt").is_file():  # the training words, saved with the model
+        if folder is not None and (folder / self.FILE).is_file():
             self.words = _read_lines(folder / "words.txt")
-            self.rows = np.load(folder / "word_rows.npy", allow_pickle=False)
+            with np.load(folder / self.FILE, allow_pickle=False) as arrays:
+                self.rows, self.first, self.last = arrays["rows"], arrays["first"], arrays["last"]
             self.row_of.update(zip(self.words, range(len(self.words))))
 
     def save(self, folder: Path) -> None:
+        n = len(self.words)
         _write_lines(folder / "words.txt", self.words)
-        np.save(folder / "word_rows.npy", self.rows[:len(self.words)])
+        np.savez(folder / self.FILE, rows=self.rows[:n], first=self.first[:n], last=self.last[:n])
 
     def add(self, word: str) -> int:
-        model = self.model
+        tables, model = self.tables, self.tables.model
         k, found = model.coef_.shape[0], model.terms_.found_in_word(word)
-        row = np.zeros(k + 1 + len(found) + 1)
+        row = np.zeros(self.width)
+        ids = np.fromiter(map(tables.token_of.__getitem__, WORD.findall(word)), dtype=np.int64)
+        if tables.low == 1:
+            row[:k + 1] = tables.unigrams[ids].sum(axis=0)
+        if tables.high == 2 and len(ids) > 1:
+            at = tables.bigram_rows(ids[:-1] * tables.width + ids[1:])
+            row[:k + 1] += tables.bigrams[at[at >= 0]].sum(axis=0)
         if model.params.char_ngrams:
             low, high = model.params.char_ngrams
             counts = Counter(char_wb_ids(f" {word} ", low, high, model.char_vocabulary_))
             if counts:
-                ids = np.fromiter(counts, dtype=np.int64, count=len(counts))
-                vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * model.char_idf_[ids]
-                row[:k] = model.coef_[:, len(model.word_idf_) + ids] @ vals
-                row[k] = vals @ vals
-        row[k + 1:-1] = found
+                grams = np.fromiter(counts, dtype=np.int64, count=len(counts))
+                vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * model.char_idf_[grams]
+                row[k + 1:2 * k + 1] = model.coef_[:, len(model.word_idf_) + grams] @ vals
+                row[2 * k + 1] = vals @ vals
+        row[2 * k + 2:-1] = found
         row[-1] = model.terms_.may_start_phrase(word)
-        if len(self.words) == len(self.rows):  # grow by doubling
-            grown = np.zeros((max(1024, 2 * len(self.rows)), len(row)))
-            grown[:len(self.words)] = self.rows[:len(self.words)]
-            self.rows = grown
-        self.rows[len(self.words)] = row
+        n = len(self.words)
+        if n == len(self.rows):  # grow by doubling
+            size = max(1024, 2 * n)
+            self.rows = np.concatenate([self.rows[:n], np.zeros((size - n, self.width))])
+            self.first = np.concatenate([self.first[:n], np.full(size - n, -1, dtype=np.int64)])
+            self.last = np.concatenate([self.last[:n], np.full(size - n, -1, dtype=np.int64)])
+        self.rows[n] = row
+        if len(ids):
+            self.first[n], self.last[n] = ids[0], ids[-1]
         self.words.append(word)
-        return len(self.words) - 1
+        return n
 
 
 def _in_id_order(vocabulary: dict[str, int]) -> list[str]:
