@@ -187,7 +187,7 @@ class FastLinear(LinearHeadClassifier):
         if self._tables is None:
             self._tables = _Tables(self)
         # The training words are scored once, here, and saved: tagging then looks them up.
-        self._tables.sums([self.__dict__.get("_fit_words", [])])
+        self._tables.words.add_all(self.__dict__.get("_fit_words", []))
         _write_lines(folder / "word_terms.txt", _in_id_order(self.word_vocabulary_))
         _write_lines(folder / "char_terms.txt", _in_id_order(self.char_vocabulary_))
         (folder / "terms.json").write_text(json.dumps(self.terms_.settings(), ensure_ascii=False))
@@ -326,6 +326,11 @@ class _WordTable:
         n = len(self.words)
         _write_lines(folder / "words.txt", self.words)
         np.savez(folder / self.FILE, rows=self.rows[:n], first=self.first[:n], last=self.last[:n])
+
+    def add_all(self, words) -> None:
+        """Score each of ``words`` not in the table yet."""
+        for word in words:
+            self.row_of[word]
 
     def add(self, word: str) -> int:
         tables, model = self.tables, self.tables.model
