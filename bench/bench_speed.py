@@ -126,7 +126,8 @@ def write_markdown(results: dict) -> str:
                      f"{row['cold_readout_tag_s_median']} s | {_seconds(row.get('cold_readout_tag_json_s_median'))} |")
     lines += ["", "The texts tagged are the corpus's sentences, so a model that keeps per-word scores "
               "(`fast_linear`: the training words' ship with the model) finds most words known; a word "
-              "first seen costs it about 50 µs, once. Runs on this machine vary by about 30 %."]
+              "first seen costs it about 0.1 ms, once (a batch's new words are scored together). Runs on this "
+              "machine vary by about 30 %."]
     saved = [f"`{config}`" for config, row in results["rows"].items() if row.get("model")]
     if saved:
         lines += ["", f"{', '.join(saved)}: timed from a saved model folder (`--model`), not trained here; "

@@ -271,6 +271,7 @@ class _Tables:
         if len(self.words.words) > _WordTable.LIMIT:  # bounded for long-running servers
             self.words = _WordTable(self)
         table, rows, lengths, row_of = self.words, array("q"), array("q"), self.words.row_of
+        table.add_all([w for text in words for w in text if w not in row_of])  # the batch's new words at once
         for text in words:
             start = len(rows)
             rows.extend(map(row_of.__getitem__, text))
@@ -328,41 +329,59 @@ class _WordTable:
         np.savez(folder / self.FILE, rows=self.rows[:n], first=self.first[:n], last=self.last[:n])
 
     def add_all(self, words) -> None:
-        """Score each of ``words`` not in the table yet."""
-        for word in words:
-            self.row_of[word]
-
-    def add(self, word: str) -> int:
+        """Score the words not in the table yet, all at once: a batch of new words costs a few
+        NumPy calls, not a few per word (a readout archive meets many: names, places)."""
+        row_of = self.row_of
+        words = [w for w in dict.fromkeys(words) if w not in row_of]
+        if not words:
+            return
         tables, model = self.tables, self.tables.model
-        k, found = model.coef_.shape[0], model.terms_.found_in_word(word)
-        row = np.zeros(self.width)
-        ids = np.fromiter(map(tables.token_of.__getitem__, WORD.findall(word)), dtype=np.int64)
+        k, m, n = model.coef_.shape[0], len(words), len(self.words)
+        rows = np.zeros((m, self.width))
+        # Word n-grams: each word's tokens' unigrams, and the bigrams between its own tokens.
+        ids, lengths = array("q"), array("q")
+        for word in words:
+            start = len(ids)
+            ids.extend(map(tables.token_of.__getitem__, WORD.findall(word)))
+            lengths.append(len(ids) - start)
+        ids, lengths = np.frombuffer(ids, dtype=np.int64), np.frombuffer(lengths, dtype=np.int64)
+        word_of = np.repeat(np.arange(m), lengths)
         if tables.low == 1:
-            row[:k + 1] = tables.unigrams[ids].sum(axis=0)
+            rows[:, :k + 1] = _row_sums(tables.unigrams[ids], lengths)
         if tables.high == 2 and len(ids) > 1:
             at = tables.bigram_rows(ids[:-1] * tables.width + ids[1:])
-            row[:k + 1] += tables.bigrams[at[at >= 0]].sum(axis=0)
+            hit = (at >= 0) & (word_of[:-1] == word_of[1:])
+            rows[:, :k + 1] += _row_sums(tables.bigrams[at[hit]], np.bincount(word_of[:-1][hit], minlength=m))
+        # Character n-grams: sublinear counts x IDF within each word, through the head.
         if model.params.char_ngrams:
             low, high = model.params.char_ngrams
-            counts = Counter(char_wb_ids(f" {word} ", low, high, model.char_vocabulary_))
-            if counts:
-                grams = np.fromiter(counts, dtype=np.int64, count=len(counts))
-                vals = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * model.char_idf_[grams]
-                row[k + 1:2 * k + 1] = model.coef_[:, len(model.word_idf_) + grams] @ vals
-                row[2 * k + 1] = vals @ vals
-        row[2 * k + 2:-1] = found
-        row[-1] = model.terms_.may_start_phrase(word)
-        n = len(self.words)
-        if n == len(self.rows):  # grow by doubling
-            size = max(1024, 2 * n)
+            grams, counts, sizes = array("q"), array("d"), array("q")
+            for word in words:
+                found = Counter(char_wb_ids(f" {word} ", low, high, model.char_vocabulary_))
+                grams.extend(found), counts.extend(found.values()), sizes.append(len(found))
+            grams, sizes = np.frombuffer(grams, dtype=np.int64), np.frombuffer(sizes, dtype=np.int64)
+            vals = (1.0 + np.log(np.frombuffer(counts, dtype=np.float64))) * model.char_idf_[grams]
+            head = model.coef_[:, len(model.word_idf_):]
+            rows[:, k + 1:2 * k + 1] = _row_sums((head[:, grams] * vals).T, sizes)
+            rows[:, 2 * k + 1] = np.bincount(np.repeat(np.arange(m), sizes), weights=vals * vals, minlength=m)
+        terms = model.terms_
+        rows[:, 2 * k + 2:-1] = [terms.found_in_word(w) for w in words]
+        rows[:, -1] = [terms.may_start_phrase(w) for w in words]
+        if n + m > len(self.rows):  # grow by doubling
+            size = max(1024, 2 * (n + m))
             self.rows = np.concatenate([self.rows[:n], np.zeros((size - n, self.width))])
             self.first = np.concatenate([self.first[:n], np.full(size - n, -1, dtype=np.int64)])
             self.last = np.concatenate([self.last[:n], np.full(size - n, -1, dtype=np.int64)])
-        self.rows[n] = row
-        if len(ids):
-            self.first[n], self.last[n] = ids[0], ids[-1]
-        self.words.append(word)
-        return n
+        self.rows[n:n + m] = rows
+        held = np.flatnonzero(lengths)
+        ends = np.cumsum(lengths)
+        self.first[n + held], self.last[n + held] = ids[ends[held] - lengths[held]], ids[ends[held] - 1]
+        self.words += words
+        row_of.update(zip(words, range(n, n + m)))
+
+    def add(self, word: str) -> int:
+        self.add_all([word])
+        return self.row_of[word]
 
 
 def _in_id_order(vocabulary: dict[str, int]) -> list[str]:
