@@ -20,6 +20,7 @@ import json
 from array import array
 from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -153,7 +154,7 @@ class FastLinear(LinearHeadClassifier):
         # (n, 2k + 2 + 4 + 1) per text: the word n-grams' part of each label's score and their
         # sum of idf^2, the same for the character block, the codebook labels found in words,
         # whether a multi-word term may start in one (``_WordTable``).
-        sums = self._tables.sums([text.split() for text in texts])  # char_wb's words: whole word tokens
+        sums = self._tables.sums(list(map(str.split, texts)))  # char_wb's words: whole word tokens
         logits = self.intercept_ + sums[:, :k] / _safe_sqrt(sums[:, k])[:, None]
         if self.params.char_ngrams:
             logits += sums[:, k + 1:2 * k + 1] / _safe_sqrt(sums[:, 2 * k + 1])[:, None]
@@ -270,13 +271,11 @@ class _Tables:
         one word's last token to the next word's first."""
         if len(self.words.words) > _WordTable.LIMIT:  # bounded for long-running servers
             self.words = _WordTable(self)
-        table, rows, lengths, row_of = self.words, array("q"), array("q"), self.words.row_of
-        table.add_all([w for text in words for w in text if w not in row_of])  # the batch's new words at once
-        for text in words:
-            start = len(rows)
-            rows.extend(map(row_of.__getitem__, text))
-            lengths.append(len(rows) - start)
-        rows, lengths = np.frombuffer(rows, dtype=np.int64), np.frombuffer(lengths, dtype=np.int64)
+        table, row_of = self.words, self.words.row_of
+        every = list(chain.from_iterable(words))  # loops in C from here: no Python frame per word
+        table.add_all(sorted(set(every).difference(row_of)))  # the batch's new words, at once
+        rows = np.fromiter(map(row_of.__getitem__, every), dtype=np.int64, count=len(every))
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
         sums = _row_sums(table.rows[rows], lengths)
         if self.high == 2 and len(rows) > 1:
             text_of = np.repeat(np.arange(len(lengths)), lengths)
