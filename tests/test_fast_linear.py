@@ -65,3 +65,27 @@ def test_parameters_built_in_code_are_checked_like_a_config():
         FastLinear.Params(min_df=0)
     with pytest.raises(ValueError, match="before"):
         FastLinear.Params(context={"before": 9})
+
+
+def test_readout_tag_with_a_fast_model_imports_no_pydantic_scipy_or_scikit_learn(tmp_path):
+    # What keeps a cold `readout tag` under half a second (bench/results/speed.md): the CLI, the
+    # model reference and the family load without these, so none may creep back in.
+    import subprocess
+    import sys
+
+    from models.tagger import Tagger
+
+    from helpers import ROOT
+
+    Tagger(FastLinear(seed=0).fit(TEXTS, Y), LABELS, [0.5] * 4).save(tmp_path / "m")
+    code = ("import atexit, sys\n"
+            "heavy = ('pydantic', 'scipy', 'sklearn', 'mlflow', 'torch', 'pandas')\n"
+            "atexit.register(lambda: print('loaded:', sorted({n.split('.')[0] for n in sys.modules"
+            " if n.split('.')[0] in heavy}), file=sys.stderr))\n"
+            f"sys.argv = ['readout', 'tag', '--format', 'json', '--model', {str(tmp_path / 'm')!r}, 'Gas will flow.']\n"
+            "from training.cli import main\nmain()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    (row,) = json.loads(out.stdout)
+    assert row["sentence"] == "Gas will flow." and set(row["scores"]) == set(LABELS)
+    assert "loaded: []" in out.stderr, out.stderr
