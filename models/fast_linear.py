@@ -119,29 +119,35 @@ class FastLinear(LinearHeadClassifier):
         T = sp.csr_matrix((np.ones(int(lengths.sum())), (np.repeat(np.arange(n), lengths),
                                                          [w for row in words for w in row])), shape=(n, len(index)))
         if self.char_vocabulary_:
-            U = self._char_vectors(list(index))
+            grams, vals, sizes = self._char_values(list(index))
+            U = sp.csr_matrix((vals, grams, np.concatenate([[0], np.cumsum(sizes)])),
+                              shape=(len(index), len(self.char_idf_)))
             squares = np.asarray(U.multiply(U).sum(axis=1)).ravel()
             blocks.append(sp.diags(1.0 / _safe_sqrt(T @ squares)) @ (T @ U))
         if self.params.keywords:
-            terms = self.terms_
-            found = np.array([terms.found_in_word(w) + [terms.may_start_phrase(w)] for w in index],
-                             dtype=np.float64).reshape(len(index), -1)
-            in_text = np.asarray(T @ found) > 0
+            in_text = np.asarray(T @ self._term_bits(list(index))) > 0
             bits = self._with_phrases(texts, in_text[:, :-1], in_text[:, -1])
             blocks.append(sp.csr_matrix(bits * self.params.keywords))
         return sp.hstack(blocks, format="csr")
 
-    def _char_vectors(self, words: list[str]):
-        """Each word's own character n-gram vector: sublinear counts x IDF (SciPy, training)."""
-        import scipy.sparse as sp
-
-        rows, cols, vals = [], [], []
+    def _char_values(self, words: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each word's own character n-gram vector, sublinear counts x IDF, as the columns and
+        values of all words concatenated and how many each word has (training and serving)."""
         low, high = self.params.char_ngrams
-        for r, word in enumerate(words):
-            for term, count in Counter(char_wb_ids(f" {word} ", low, high, self.char_vocabulary_)).items():
-                rows.append(r), cols.append(term), vals.append(1.0 + np.log(count))
-        vals = np.asarray(vals, dtype=np.float64) * self.char_idf_[np.asarray(cols, dtype=np.int64)]
-        return sp.csr_matrix((vals, (rows, cols)), shape=(len(words), len(self.char_idf_)))
+        grams, counts, sizes = array("q"), array("d"), array("q")
+        for word in words:
+            found = Counter(char_wb_ids(f" {word} ", low, high, self.char_vocabulary_))
+            grams.extend(found), counts.extend(found.values()), sizes.append(len(found))
+        grams = np.frombuffer(grams, dtype=np.int64)
+        vals = (1.0 + np.log(np.frombuffer(counts, dtype=np.float64))) * self.char_idf_[grams]
+        return grams, vals, np.frombuffer(sizes, dtype=np.int64)
+
+    def _term_bits(self, words: list[str]) -> np.ndarray:
+        """Per word: the codebook labels whose single-word terms it holds, and whether a
+        multi-word term may start in it (``_with_phrases`` reads the texts for those)."""
+        terms = self.terms_
+        return np.array([terms.found_in_word(w) + [terms.may_start_phrase(w)] for w in words],
+                        dtype=np.float64).reshape(len(words), len(terms.labels) + 1)
 
     # ---- serving -----------------------------------------------------------------------------
 
@@ -273,7 +279,7 @@ class _Tables:
             self.words = _WordTable(self)
         table, row_of = self.words, self.words.row_of
         every = list(chain.from_iterable(words))  # loops in C from here: no Python frame per word
-        table.add_all(sorted(set(every).difference(row_of)))  # the batch's new words, at once
+        table.add_all(every)  # the batch's new words, at once
         rows = np.fromiter(map(row_of.__getitem__, every), dtype=np.int64, count=len(every))
         lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
         sums = _row_sums(table.rows[rows], lengths)
@@ -315,7 +321,7 @@ class _WordTable:
         self.rows = np.zeros((0, self.width))
         self.first = self.last = np.zeros(0, dtype=np.int64)
         self.words: list[str] = []
-        self.row_of = Cached(self.add)
+        self.row_of: dict[str, int] = {}  # filled by add_all before any lookup
         if folder is not None and (folder / self.FILE).is_file():
             self.words = _read_lines(folder / "words.txt")
             with np.load(folder / self.FILE, allow_pickle=False) as arrays:
@@ -328,10 +334,10 @@ class _WordTable:
         np.savez(folder / self.FILE, rows=self.rows[:n], first=self.first[:n], last=self.last[:n])
 
     def add_all(self, words) -> None:
-        """Score the words not in the table yet, all at once: a batch of new words costs a few
+        """Score those of ``words`` not in the table yet, all at once: a batch of new words costs a few
         NumPy calls, not a few per word (a readout archive meets many: names, places)."""
         row_of = self.row_of
-        words = [w for w in dict.fromkeys(words) if w not in row_of]
+        words = sorted(set(words).difference(row_of))  # in C; sorted: the table's order is the same each run
         if not words:
             return
         tables, model = self.tables, self.tables.model
@@ -353,19 +359,11 @@ class _WordTable:
             rows[:, :k + 1] += _row_sums(tables.bigrams[at[hit]], np.bincount(word_of[:-1][hit], minlength=m))
         # Character n-grams: sublinear counts x IDF within each word, through the head.
         if model.params.char_ngrams:
-            low, high = model.params.char_ngrams
-            grams, counts, sizes = array("q"), array("d"), array("q")
-            for word in words:
-                found = Counter(char_wb_ids(f" {word} ", low, high, model.char_vocabulary_))
-                grams.extend(found), counts.extend(found.values()), sizes.append(len(found))
-            grams, sizes = np.frombuffer(grams, dtype=np.int64), np.frombuffer(sizes, dtype=np.int64)
-            vals = (1.0 + np.log(np.frombuffer(counts, dtype=np.float64))) * model.char_idf_[grams]
+            grams, vals, sizes = model._char_values(words)
             head = model.coef_[:, len(model.word_idf_):]
             rows[:, k + 1:2 * k + 1] = _row_sums((head[:, grams] * vals).T, sizes)
             rows[:, 2 * k + 1] = np.bincount(np.repeat(np.arange(m), sizes), weights=vals * vals, minlength=m)
-        terms = model.terms_
-        rows[:, 2 * k + 2:-1] = [terms.found_in_word(w) for w in words]
-        rows[:, -1] = [terms.may_start_phrase(w) for w in words]
+        rows[:, 2 * k + 2:] = model._term_bits(words)
         if n + m > len(self.rows):  # grow by doubling
             size = max(1024, 2 * (n + m))
             self.rows = np.concatenate([self.rows[:n], np.zeros((size - n, self.width))])
@@ -377,10 +375,6 @@ class _WordTable:
         self.first[n + held], self.last[n + held] = ids[ends[held] - lengths[held]], ids[ends[held] - 1]
         self.words += words
         row_of.update(zip(words, range(n, n + m)))
-
-    def add(self, word: str) -> int:
-        self.add_all([word])
-        return self.row_of[word]
 
 
 def _in_id_order(vocabulary: dict[str, int]) -> list[str]:
