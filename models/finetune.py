@@ -96,7 +96,8 @@ class Finetune(EncoderClassifier):
             loader = torch.utils.data.DataLoader(data, batch_sampler=plan, collate_fn=collate)
             for batch in tqdm(loader, desc=f"epoch {epoch}/{p.epochs}", unit="batch", leave=False):
                 labels = batch["labels"].to(device)
-                pooled = model(**{n: batch[n].to(device) for n in names if n in batch})
+                pooled = _pooled_by_length(model, {n: batch[n].to(device) for n in names if n in batch},
+                                           left=tokenizer.padding_side == "left")
                 if context.enabled:  # neighbours of the same readout are in the batch (_batches)
                     batch_docs = [doc_ids[i] for i in batch["row"].tolist()]
                     pooled = torch.cat([pooled] + [torch.from_numpy(M).to(pooled) @ pooled
@@ -171,6 +172,22 @@ class ReadoutBatches:
             batch = batch + members
         if batch:
             yield batch
+
+
+def _pooled_by_length(model, inputs, chunk: int = 8, left: bool = False):
+    """``model(**inputs)`` for a padded batch, run as chunks of ``chunk`` rows of similar length,
+    each cut to its own longest row: the same vectors (padding is masked), but a batch packed
+    from whole readouts is padded to its longest sentence, 1.7x the real tokens on the corpus
+    (1.2x in chunks of 8), which made training about a fifth slower."""
+    import torch
+
+    lengths = inputs["attention_mask"].sum(1)
+    order = torch.argsort(lengths)
+    pieces = []
+    for rows in order.split(chunk):
+        width = int(lengths[rows].max())
+        pieces.append(model(**{n: t[rows, -width:] if left else t[rows, :width] for n, t in inputs.items()}))
+    return torch.cat(pieces)[torch.argsort(order)]
 
 
 def _tokenised(tokenizer, texts, Y, max_length: int):

@@ -196,3 +196,30 @@ def test_missing_encoder_is_one_line_config_error(tmp_path, family, encoder):
         load_config(config_path)
     message = str(error.value)
     assert "\n" not in message and "model: encoder" in message and encoder in message
+
+
+def test_finetune_runs_a_padded_batch_in_length_chunks_with_the_same_vectors_and_gradients(tiny_encoder):
+    """Training runs each readout batch as chunks of similar length (less padding to compute);
+    the vectors and the gradients must be those of the whole padded batch."""
+    import torch
+
+    from models.encoder import load_torch_encoder, pooled_model
+    from models.finetune import _pooled_by_length
+
+    _, tokenizer, encoder = load_torch_encoder(str(tiny_encoder))
+    model = pooled_model(encoder).eval()  # no dropout: both runs see the same network
+    texts = [text for doc in DOCS["train"] for text, _ in doc]
+    inputs = dict(tokenizer(texts, padding=True, return_tensors="pt"))
+    assert inputs["attention_mask"].sum(1).unique().numel() > 3  # lengths really differ
+
+    def run(forward):
+        model.zero_grad()
+        out = forward()
+        (out * torch.arange(out.numel()).reshape(out.shape)).sum().backward()
+        return out.detach(), [w.grad.clone() for w in model.parameters() if w.grad is not None]
+
+    whole, whole_grads = run(lambda: model(**inputs))
+    chunked, chunked_grads = run(lambda: _pooled_by_length(model, inputs, chunk=3))
+    assert torch.allclose(whole, chunked, atol=1e-5)
+    assert len(whole_grads) == len(chunked_grads)
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(whole_grads, chunked_grads))
