@@ -46,6 +46,8 @@ def main() -> int:
     parser.add_argument("--name", help="row name (default: the config file name)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15])
+    parser.add_argument("--save", type=Path, metavar="FOLDER",
+                        help="also save each seed's tagger as FOLDER/seed-N (e.g. to label the transfer set)")
     args = parser.parse_args()
     if not DEV.is_file():
         print(f"skipped: {DEV} not found (the dev readouts live beside the project, in ../shared)")
@@ -55,7 +57,7 @@ def main() -> int:
     results_file = RESULTS / "quality.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {"rows": {}}
     name = args.name or Path(args.config).name
-    row = bench(args.config, args.overrides, args.seeds)
+    row = bench(args.config, args.overrides, args.seeds, args.save)
     row["name"] = name
     results["rows"][name] = row
     results["keyword_baseline"] = keyword_rows()
@@ -67,7 +69,7 @@ def main() -> int:
     return 0
 
 
-def bench(config_path: str, overrides: list[str], seeds: list[int]) -> dict:
+def bench(config_path: str, overrides: list[str], seeds: list[int], save: Path | None = None) -> dict:
     from training.config import load_config
     from training.data import load_data
     from training.evaluate import evaluate, evaluate_file
@@ -80,6 +82,8 @@ def bench(config_path: str, overrides: list[str], seeds: list[int]) -> dict:
         start = time.perf_counter()
         tagger, _ = fit(config, data)
         seconds = time.perf_counter() - start
+        if save is not None:
+            tagger.save(save / f"seed-{seed}")
         test = {k.removeprefix("test_"): v for k, v in evaluate(tagger, data, splits=("test",)).metrics.items()}
         scores = {"own_test": test, "dev": evaluate_file(DEV, tagger), "seeds": evaluate_file(SEEDS, tagger)}
         per_seed.append({"seed": seed, "train_s": round(seconds, 1), "thresholds": dict(zip(
