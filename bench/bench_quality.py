@@ -125,8 +125,8 @@ def markdown(results: dict) -> str:
         "selected on `dev`; none is trained on it. `trained on`: the train split's sentences (8,516 before "
         "the targeted batch of the corpus, 9,449 with it, 10,311 with the second targeted batch; 25,448 with "
         "the transfer set's first 15,999 sentences labelled by the default, data/transfer.jsonl, 27,273 with "
-        "all 17,824, its near-miss batch included, and 28,131 with the second targeted batch and 17,820), so rows on "
-        "older data are marked.",
+        "all 17,824, its near-miss batch included, and 28,131 with the second targeted batch and the "
+        "17,820 transfer sentences left after it), so rows on older data are marked.",
         "",
         "| config | dev macro-F1 | dev trade | dev energy | dev defence | dev culture | own test | seeds | "
         "fit (s) | trained on |",
