@@ -265,12 +265,16 @@ class _Tables:
         np.savez(folder / "tables.npz", unigrams=self.unigrams, pairs=self.pairs, bigrams=self.bigrams)
         self.words.save(folder)
 
-    def bigram_rows(self, keys: np.ndarray) -> np.ndarray:
-        """Each bigram key's row in ``bigrams``, -1 for a key no bigram of the vocabulary has."""
+    def bigram_sums(self, left: np.ndarray, right: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+        """Per group (``n`` of them), the sum of the bigram rows of each token and the next in a
+        sequence of tokens: ``left[i], right[i]`` is the pair at positions i and i + 1, and
+        ``group`` says which group each position is in (a pair across two groups counts for none)."""
         if not len(self.pairs):
-            return np.full(len(keys), -1, dtype=np.int64)
+            return np.zeros((n, self.bigrams.shape[1]))
+        keys = left * self.width + right
         at = np.minimum(np.searchsorted(self.pairs, keys), len(self.pairs) - 1)
-        return np.where(self.pairs[at] == keys, at, -1)
+        hit = (self.pairs[at] == keys) & (group[:-1] == group[1:])
+        return _row_sums(self.bigrams[at[hit]], np.bincount(group[:-1][hit], minlength=n))
 
     def sums(self, words: list[list[str]]) -> np.ndarray:
         """Per text (its preprocessed words): the sum of its words' rows, plus the bigrams from
@@ -287,10 +291,8 @@ class _Tables:
             text_of = np.repeat(np.arange(len(lengths)), lengths)
             held = table.first[rows] >= 0  # words with no token (punctuation) leave the chain unbroken
             rows, text_of = rows[held], text_of[held]
-            at = self.bigram_rows(table.last[rows[:-1]] * self.width + table.first[rows[1:]])
-            hit = (at >= 0) & (text_of[:-1] == text_of[1:])
-            k1 = self.unigrams.shape[1]
-            sums[:, :k1] += _row_sums(self.bigrams[at[hit]], np.bincount(text_of[:-1][hit], minlength=len(lengths)))
+            sums[:, :self.unigrams.shape[1]] += self.bigram_sums(table.last[rows[:-1]], table.first[rows[1:]],
+                                                                 text_of, len(lengths))
         return sums
 
 
@@ -354,9 +356,7 @@ class _WordTable:
         if tables.low == 1:
             rows[:, :k + 1] = _row_sums(tables.unigrams[ids], lengths)
         if tables.high == 2 and len(ids) > 1:
-            at = tables.bigram_rows(ids[:-1] * tables.width + ids[1:])
-            hit = (at >= 0) & (word_of[:-1] == word_of[1:])
-            rows[:, :k + 1] += _row_sums(tables.bigrams[at[hit]], np.bincount(word_of[:-1][hit], minlength=m))
+            rows[:, :k + 1] += tables.bigram_sums(ids[:-1], ids[1:], word_of, m)
         # Character n-grams: sublinear counts x IDF within each word, through the head.
         if model.params.char_ngrams:
             grams, vals, sizes = model._char_values(words)
