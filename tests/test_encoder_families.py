@@ -223,3 +223,43 @@ def test_finetune_runs_a_padded_batch_in_length_chunks_with_the_same_vectors_and
     assert torch.allclose(whole, chunked, atol=1e-5)
     assert len(whole_grads) == len(chunked_grads)
     assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(whole_grads, chunked_grads))
+
+
+@pytest.mark.parametrize("frozen", [0, 1])
+def test_finetune_frozen_layers_keep_their_pretrained_weights(tmp_path, tiny_encoder, frozen):
+    """``frozen_layers: N`` trains only what lies above the embeddings and the N lowest layers.
+    Freezing the tiny encoder's one layer leaves it as pretrained (the served vectors are the
+    pretrained ones); with nothing frozen the same fit moves them."""
+    from models.encoder import load_torch_encoder, pooled_model, torch_outputs
+    from training.config import load_config
+    from training.data import load_data
+    from training.train import fit
+
+    params = {**FAMILY_PARAMS["finetune"], "family": "finetune", "encoder": str(tiny_encoder),
+              "learning_rate": 1e-2, "frozen_layers": frozen}
+    config_path, _ = write_setup(tmp_path, params)
+    config = load_config(config_path)
+    tagger, _ = fit(config, load_data(config.data, config.seed))
+    _, tokenizer, encoder = load_torch_encoder(str(tiny_encoder))
+    pretrained = torch_outputs(pooled_model(encoder).eval(), tokenizer, PROBE, 32, 8)
+    unchanged = np.allclose(tagger.classifier.encoder_(PROBE), pretrained, atol=1e-4)
+    assert unchanged == bool(frozen)
+
+
+def test_finetune_freezes_the_word_embeddings_alone(tiny_encoder):
+    from models.encoder import load_torch_encoder
+    from models.finetune import FinetuneParams, _freeze
+
+    _, _, encoder = load_torch_encoder(str(tiny_encoder))
+    _freeze(encoder, FinetuneParams(freeze_word_embeddings=True))
+    frozen = {name for name, w in encoder.named_parameters() if not w.requires_grad}
+    assert frozen == {"embeddings.word_embeddings.weight"}
+
+
+def test_finetune_cannot_freeze_more_layers_than_the_encoder_has(tmp_path, tiny_encoder):
+    from training.config import load_config
+
+    config_path, _ = write_setup(tmp_path, {"family": "finetune", "encoder": str(tiny_encoder), "frozen_layers": 2})
+    with pytest.raises(ReadoutError) as error:
+        load_config(config_path)
+    assert str(error.value).endswith(f"frozen_layers: 2, but encoder '{tiny_encoder}' has only 1 layers to freeze")
